@@ -1,0 +1,82 @@
+"""BM25 (Okapi, rank-bm25's formula and statistics) scored with a sparse term x passage matrix.
+
+rank-bm25 computes idf and document lengths; the per-term weights are precomputed into a CSR
+matrix so a query touches only the postings of its terms instead of looping over every passage
+in Python (``BM25Okapi.get_scores`` does the latter). Scores are identical to rank-bm25's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from qa.text import tokenize
+
+
+class BM25Index:
+    """Okapi BM25 over tokenised passages; ``search`` returns (rows, scores) best first."""
+
+    def __init__(self, matrix: sp.csr_matrix, vocab: dict[str, int]) -> None:
+        self.matrix = matrix  # terms x passages, BM25 weight of term in passage
+        self.vocab = vocab
+
+    @classmethod
+    def build(
+        cls, corpus_tokens: list[list[str]], k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25
+    ) -> BM25Index:
+        from rank_bm25 import BM25Okapi
+
+        n = len(corpus_tokens)
+        if n == 0:
+            return cls(sp.csr_matrix((0, 0), dtype=np.float32), {})
+        bm = BM25Okapi(corpus_tokens, k1=k1, b=b, epsilon=epsilon)
+        vocab: dict[str, int] = {}
+        rows, cols, vals = [], [], []
+        doc_len = np.asarray(bm.doc_len, dtype=np.float64)
+        norm = k1 * (1 - b + b * doc_len / bm.avgdl)
+        for j, freqs in enumerate(bm.doc_freqs):
+            for term, tf in freqs.items():
+                t = vocab.setdefault(term, len(vocab))
+                rows.append(t)
+                cols.append(j)
+                vals.append(bm.idf.get(term, 0.0) * tf * (k1 + 1) / (tf + norm[j]))
+        m = sp.csr_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)), shape=(len(vocab), n))
+        return cls(m, vocab)
+
+    @property
+    def size(self) -> int:
+        return self.matrix.shape[1]
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every passage for ``query`` (same numbers as rank-bm25 ``get_scores``)."""
+        ids = [self.vocab[t] for t in tokenize(query) if t in self.vocab]
+        if not ids or self.size == 0:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self.matrix[ids].sum(axis=0), dtype=np.float32).ravel()
+
+    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k passage rows with positive score, best first."""
+        s = self.scores(query)
+        k = min(k, int((s > 0).sum()))
+        if k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        top = np.argpartition(-s, k - 1)[:k]
+        top = top[np.argsort(-s[top], kind="stable")]
+        return top.astype(np.int64), s[top]
+
+    def save(self, folder: Path) -> list[str]:
+        import json
+
+        sp.save_npz(folder / "bm25.npz", self.matrix, compressed=False)
+        (folder / "bm25_vocab.json").write_text(json.dumps(self.vocab), encoding="utf-8")
+        return ["bm25.npz", "bm25_vocab.json"]
+
+    @classmethod
+    def load(cls, folder: Path) -> BM25Index:
+        import json
+
+        m = sp.load_npz(folder / "bm25.npz").tocsr()
+        vocab = json.loads((folder / "bm25_vocab.json").read_text(encoding="utf-8"))
+        return cls(m, vocab)

@@ -1,0 +1,44 @@
+"""Shared fixtures: the real bundled model, real FAISS, real BM25 (loaded once per session)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+warnings.filterwarnings("ignore")
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED_FILE = next(SEEDS.glob("*.txt"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory):
+    """Keep default index folders of the tests out of the user's cache."""
+    os.environ["DOCQA_INDEX_HOME"] = str(tmp_path_factory.mktemp("index-home"))
+
+
+@pytest.fixture(scope="session")
+def seed_index_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("seed-index")
+
+
+@pytest.fixture(scope="session")
+def seed_qa(seed_index_dir):
+    from qa import QA
+
+    return QA.from_corpus(SEEDS, seed_index_dir)
+
+
+@pytest.fixture()
+def corpus_dir(tmp_path) -> Path:
+    d = tmp_path / "corpus"
+    d.mkdir()
+    shutil.copy(SEED_FILE, d / SEED_FILE.name)
+    return d

@@ -1,0 +1,135 @@
+"""Index: persistence, incremental update, checksums, mismatch refusal, atomic writes, BM25 fidelity."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from index.bm25 import BM25Index
+from index.store import IndexSettings, build_index, load_index, open_index
+from qa.errors import IndexCorruptedError, IndexMismatchError, IndexNotFoundError
+from qa.passages import PassageSettings
+from qa.text import tokenize
+
+MOON = "The Moon is Earth's only natural satellite. It orbits at an average distance of 384,400 km."
+
+
+def test_persist_and_reload_identical(corpus_dir, tmp_path):
+    idx, stats = build_index(corpus_dir, tmp_path / "ix", progress=False)
+    assert stats.documents == 1 and stats.passages == len(idx) > 3
+    again = load_index(tmp_path / "ix")
+    assert [p.to_json() for p in again.passages] == [p.to_json() for p in idx.passages]
+    assert np.allclose(again.passage_vectors(), idx.passage_vectors())
+    manifest = again.manifest
+    assert manifest["model"].startswith("sentence-transformers/all-MiniLM-L6-v2@")
+    assert manifest["settings"] == IndexSettings().to_json()
+    doc = next(iter(again.documents.values()))
+    assert manifest["documents"][doc.doc_id]["sha256"] == doc.sha256
+    for p in again.passages:
+        assert again.documents[p.doc_id].text[p.start : p.end] == p.text
+
+
+def test_incremental_update_embeds_only_new_text(corpus_dir, tmp_path):
+    ix = tmp_path / "ix"
+    _, first = build_index(corpus_dir, ix, progress=False)
+    assert first.reused == 0 and first.embedded > 0
+    _, same = build_index(corpus_dir, ix, progress=False)
+    assert same.embedded == 0 and same.reused == first.embedded
+    (corpus_dir / "moon.md").write_text(MOON)
+    idx, added = build_index(corpus_dir, ix, progress=False)
+    assert added.documents == 2
+    assert added.embedded == 3  # one passage + its two sentences
+    assert added.reused == first.embedded
+    assert "moon.md" in idx.documents
+    (corpus_dir / "moon.md").unlink()
+    idx, removed = build_index(corpus_dir, ix, progress=False)
+    assert "moon.md" not in idx.documents and removed.embedded == 0
+
+
+def test_open_index_loads_when_fresh_and_updates_when_stale(corpus_dir, tmp_path):
+    ix = tmp_path / "ix"
+    a = open_index(corpus_dir, ix)
+    b = open_index(corpus_dir, ix)
+    assert a.path == b.path  # loaded, not rebuilt
+    (corpus_dir / "moon.md").write_text(MOON)
+    c = open_index(corpus_dir, ix)
+    assert c.path != a.path and "moon.md" in c.documents
+
+
+def test_tampered_or_truncated_file_is_detected(corpus_dir, tmp_path):
+    ix = tmp_path / "ix"
+    idx, _ = build_index(corpus_dir, ix, progress=False)
+    target = idx.path / "passages.jsonl"
+    data = target.read_bytes()
+    target.write_bytes(data.replace(b'"start": 0', b'"start": 1', 1))
+    with pytest.raises(IndexCorruptedError, match="checksum.*rebuild"):
+        load_index(ix)
+    target.write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexCorruptedError, match="truncated"):
+        load_index(ix)
+    target.write_bytes(data)
+    assert len(load_index(ix)) == len(idx)
+    (idx.path / "faiss.index").unlink()
+    with pytest.raises(IndexCorruptedError, match="missing"):
+        load_index(ix)
+    # the rebuild path: open_index rebuilds a damaged index from the documents
+    fixed = open_index(corpus_dir, ix)
+    assert load_index(ix).path == fixed.path
+
+
+def test_other_model_or_settings_refused(corpus_dir, tmp_path):
+    ix = tmp_path / "ix"
+    idx, _ = build_index(corpus_dir, ix, progress=False)
+    other = IndexSettings(passages=PassageSettings(sentences=2, overlap=0))
+    with pytest.raises(IndexMismatchError, match="settings"):
+        load_index(ix, expect_settings=other)
+    manifest = json.loads((idx.path / "manifest.json").read_text())
+    manifest["model"] = "some/other-model@0123"
+    (idx.path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="model"):
+        load_index(ix)
+
+
+def test_missing_index(tmp_path):
+    with pytest.raises(IndexNotFoundError):
+        load_index(tmp_path / "none")
+
+
+def test_crash_mid_write_keeps_previous_index(corpus_dir, tmp_path, monkeypatch):
+    ix = tmp_path / "ix"
+    old, _ = build_index(corpus_dir, ix, progress=False)
+    (corpus_dir / "moon.md").write_text(MOON)
+    import index.store as store
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store.np, "save", boom)
+    with pytest.raises(OSError):
+        build_index(corpus_dir, ix, progress=False)
+    monkeypatch.undo()
+    survived = load_index(ix)
+    assert survived.path == old.path and "moon.md" not in survived.documents
+    assert not list(ix.glob(".tmp-*"))
+
+
+def test_bm25_matches_rank_bm25():
+    from rank_bm25 import BM25Okapi
+
+    texts = [MOON, "The Sun is a star.", "Mars has two moons, Phobos and Deimos.", "Earth orbits the Sun."] * 3
+    toks = [tokenize(t) for t in texts]
+    ours = BM25Index.build(toks)
+    ref = BM25Okapi(toks)
+    for q in ["moon satellite", "sun star", "moons of mars", "earth earth orbit"]:
+        assert np.allclose(ours.scores(q), ref.get_scores(tokenize(q)), atol=1e-5)
+    rows, scores = ours.search("moons of mars", 3)
+    assert texts[rows[0]].startswith("Mars") and scores[0] >= scores[-1]
+
+
+def test_copied_index_folder_still_loads(corpus_dir, tmp_path):
+    build_index(corpus_dir, tmp_path / "ix", progress=False)
+    shutil.copytree(tmp_path / "ix", tmp_path / "copy")
+    assert len(load_index(tmp_path / "copy")) > 0
