@@ -56,6 +56,7 @@ class IndexSettings:
     hnsw_m: int = 32
     bm25_k1: float = 1.5
     bm25_b: float = 0.75
+    sentence_vectors: bool = False  # store sentence vectors for the fallback sentence scorer (else embedded per query)
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -213,7 +214,10 @@ def build_index(
 
         p_texts = [p.text for p in passages]
         p_emb = _embed_with_reuse(p_texts, old_p, encoder, progress, stats, "passages")
-        s_emb = _embed_with_reuse(sent_texts, old_s, encoder, progress, stats, "sentences")
+        if settings.sentence_vectors:
+            s_emb = _embed_with_reuse(sent_texts, old_s, encoder, progress, stats, "sentences")
+        else:
+            s_emb = np.zeros((0, encoder.dim), dtype=np.float32)
         faiss_index = _make_faiss(p_emb, encoder.dim, settings)
         bm25 = BM25Index.build([tokenize(t) for t in p_texts], k1=settings.bm25_k1, b=settings.bm25_b)
         manifest = {
@@ -279,6 +283,8 @@ def _reusable_vectors(index_dir: Path, settings: IndexSettings) -> tuple[dict[st
     p = {ps.text: pv[i] for i, ps in enumerate(old.passages)}
     s: dict[str, np.ndarray] = {}
     for ps, rows in zip(old.passages, old.sentence_rows, strict=True):
+        if not len(old.sentence_emb):
+            break
         doc = old.documents[ps.doc_id]
         for span, r in zip(ps.sentences, rows, strict=True):
             s.setdefault(doc.text[span.start : span.end], old.sentence_emb[r].astype(np.float32))

@@ -33,7 +33,7 @@ class QASettings:
     sentence_threshold: float = 0.35
     reader: str = "auto"  # auto (span reader when shipped) | span | sentence
     reader_passages: int = 3
-    reader_threshold: float = 0.5
+    reader_threshold: float | None = None  # None: the threshold shipped with the reader (chosen on SQuAD v2)
 
 
 def clean_question(question: object) -> str:
@@ -143,7 +143,7 @@ class QA:
     # -- readers
 
     def _sentence_answer(self, q: str, qvec, hits: list[Hit], state: _State) -> Answer:
-        cands = state.scorer.score(q, qvec, hits)
+        cands = state.scorer.score(q, qvec, hits, self.encoder)
         if not cands or cands[0].score < self.settings.sentence_threshold:
             conf = cands[0].score if cands else 0.0
             return Answer(q, NOT_FOUND_TEXT, False, max(0.0, conf), [], hits, method="sentence")
@@ -155,7 +155,10 @@ class QA:
     def _span_answer(self, q: str, hits: list[Hit], state: _State) -> Answer:
         top = hits[: self.settings.reader_passages]
         pred = self.reader.best_span(q, top, state.index)  # type: ignore[attr-defined]
-        if pred is None or pred.confidence < self.settings.reader_threshold:
+        threshold = self.settings.reader_threshold
+        if threshold is None:
+            threshold = float(getattr(self.reader, "meta", {}).get("threshold", 0.5))
+        if pred is None or pred.confidence < threshold:
             conf = pred.confidence if pred else 0.0
             return Answer(q, NOT_FOUND_TEXT, False, conf, [], hits, method="span")
         hit = pred.hit

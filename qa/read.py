@@ -58,7 +58,7 @@ class SentenceScorer:
         got = sum(self.idf.get(t, self.default_idf) for t in set(q_terms) if t in s_terms)
         return got / total if total else 0.0
 
-    def score(self, question: str, query_vec: np.ndarray, hits: list[Hit]) -> list[SentenceCandidate]:
+    def score(self, question: str, query_vec: np.ndarray, hits: list[Hit], encoder=None) -> list[SentenceCandidate]:
         """All sentences of the top ``settings.passages`` hits, best first (each sentence once)."""
         st = self.settings
         q_terms = tokenize(question)
@@ -66,9 +66,12 @@ class SentenceScorer:
         cands: list[SentenceCandidate] = []
         for hit in hits[: st.passages]:
             rows = self.index.sentence_rows[hit.row]
-            vecs = self.index.sentence_emb[rows].astype(np.float32)
-            cos = vecs @ query_vec
             doc = self.index.documents[hit.passage.doc_id]
+            if len(self.index.sentence_emb):
+                vecs = self.index.sentence_emb[rows].astype(np.float32)
+            else:  # index built without sentence vectors: embed this passage's sentences now
+                vecs = encoder.encode([doc.text[s.start : s.end] for s in hit.passage.sentences])
+            cos = vecs @ query_vec
             for i, (r, span) in enumerate(zip(rows, hit.passage.sentences, strict=True)):
                 if r in seen:
                     continue

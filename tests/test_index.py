@@ -41,7 +41,7 @@ def test_incremental_update_embeds_only_new_text(corpus_dir, tmp_path):
     (corpus_dir / "moon.md").write_text(MOON)
     idx, added = build_index(corpus_dir, ix, progress=False)
     assert added.documents == 2
-    assert added.embedded == 3  # one passage + its two sentences
+    assert added.embedded == 1  # only the new passage
     assert added.reused == first.embedded
     assert "moon.md" in idx.documents
     (corpus_dir / "moon.md").unlink()

@@ -1,0 +1,128 @@
+"""Shared helpers of the benchmarks: data loading from ../shared/data, official SQuAD metrics, output."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import re
+import string
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATA = Path(os.environ.get("DOCQA_DATA", ROOT.parent / "shared" / "data"))
+OUT = ROOT / "bench" / "out"
+RESULTS = ROOT / "bench" / "results"
+warnings.filterwarnings("ignore")
+
+from qa.ingest import normalize_text  # noqa: E402
+from qa.types import Document  # noqa: E402
+
+# ----------------------------------------------------------------- official SQuAD v1.1 metrics
+
+
+def normalize_answer(s: str) -> str:
+    """Lower text and remove punctuation, articles and extra whitespace (official SQuAD v1.1)."""
+    s = s.lower()
+    s = "".join(ch for ch in s if ch not in set(string.punctuation))
+    s = re.sub(r"\b(a|an|the)\b", " ", s)
+    return " ".join(s.split())
+
+
+def f1_score(prediction: str, ground_truth: str) -> float:
+    p = normalize_answer(prediction).split()
+    g = normalize_answer(ground_truth).split()
+    common = collections.Counter(p) & collections.Counter(g)
+    same = sum(common.values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(p), same / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+def exact_match(prediction: str, ground_truth: str) -> float:
+    return float(normalize_answer(prediction) == normalize_answer(ground_truth))
+
+
+def best_over(metric, prediction: str, golds: list[str]) -> float:
+    return max(metric(prediction, g) for g in golds) if golds else 0.0
+
+
+# ----------------------------------------------------------------- data
+
+
+@dataclass
+class SquadQuestion:
+    qid: str
+    question: str
+    answers: list[str]  # empty = unanswerable
+    doc_id: str
+    context: str  # the gold paragraph
+
+
+def load_squad(path: Path) -> tuple[list[Document], list[SquadQuestion]]:
+    """One Document per article (paragraphs joined by blank lines) and every question."""
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    docs, qs = [], []
+    for article in data:
+        doc_id = article["title"]
+        text = normalize_text("\n\n".join(p["context"] for p in article["paragraphs"]))
+        docs.append(
+            Document(doc_id=doc_id, path=f"{path.name}/{doc_id}", text=text, sha256=str(hash(text)), title=doc_id)
+        )
+        for p in article["paragraphs"]:
+            for qa in p["qas"]:
+                golds = [a["text"] for a in qa.get("answers", [])] if not qa.get("is_impossible") else []
+                qs.append(SquadQuestion(qa["id"], qa["question"], golds, doc_id, p["context"]))
+    return docs, qs
+
+
+def load_scifact() -> tuple[list[Document], list[tuple[str, str, set[str]]]]:
+    """SciFact corpus (title + abstract) and the validation claims with their evidence documents."""
+    import ast
+    import csv
+    import io
+    import zipfile
+
+    csv.field_size_limit(10**8)
+    z = zipfile.ZipFile(DATA / "scifact" / "scifact-hf-csv.zip")
+    docs = []
+    for row in csv.DictReader(io.TextIOWrapper(z.open("corpus_train.csv"), encoding="utf-8")):
+        try:
+            sents = ast.literal_eval(row["abstract"])
+        except (ValueError, SyntaxError):
+            sents = re.findall(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"", row["abstract"])
+            sents = [a or b for a, b in sents]
+        if isinstance(sents, str):
+            sents = [sents]
+        text = normalize_text(row["title"].strip() + "\n\n" + " ".join(s.strip() for s in sents))
+        docs.append(Document(row["doc_id"], f"scifact/{row['doc_id']}", text, str(hash(text)), row["title"]))
+    claims: dict[str, tuple[str, set[str]]] = {}
+    for row in csv.DictReader(io.TextIOWrapper(z.open("claims_validation.csv"), encoding="utf-8")):
+        if row["evidence_doc_id"].strip():
+            claims.setdefault(row["id"], (row["claim"], set()))[1].add(row["evidence_doc_id"].strip())
+    return docs, [(cid, c, rel) for cid, (c, rel) in claims.items()]
+
+
+# ----------------------------------------------------------------- output
+
+
+def md_table(headers: list[str], rows: list[list]) -> str:
+    def fmt(x):
+        return f"{x:.3f}" if isinstance(x, float) else str(x)
+
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(fmt(x) for x in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def save(name: str, markdown: str, data: dict) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.md").write_text(markdown + "\n", encoding="utf-8")
+    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+    print(markdown)
+    print(f"\nsaved bench/results/{name}.md and .json")

@@ -1,0 +1,164 @@
+"""The span reader on SQuAD (reads ../shared/data).
+
+    python bench/eval_reader.py gold          # v1.1 dev half a, gold paragraph given: EM/F1, latency
+    python bench/eval_reader.py calibrate     # v2.0 dev half a, open setting: fit confidence + threshold
+
+``calibrate`` fits the logistic confidence (span score - null score, span probability, 1/retrieval rank)
+on SQuAD v2.0 dev half a and writes it, with the threshold that maximises overall F1, into
+qa/models/reader/reader.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+from common import DATA, OUT, best_over, exact_match, f1_score, load_squad, md_table, save
+
+from index.store import IndexSettings, build_index
+from qa.pipeline import QA, QASettings
+from qa.reader import META, MODEL_DIR, SpanReader, clean_span
+
+
+def cmd_gold(args) -> None:
+    _, qs = load_squad(DATA / "squad" / "dev-v1.1.half-a.json")
+    qs = qs[: args.limit or None]
+    reader = SpanReader()
+    em = f1 = 0.0
+    lat = []
+    for q in qs:
+        t = time.perf_counter()
+        p = reader.predict(q.question, [q.context])[0]
+        lat.append((time.perf_counter() - t) * 1000)
+        pred = ""
+        if p is not None:
+            s, e = clean_span(q.context, p[0], p[1], 0, len(q.context))
+            pred = q.context[s:e]
+        em += best_over(exact_match, pred, q.answers)
+        f1 += best_over(f1_score, pred, q.answers)
+    n = len(qs)
+    res = {
+        "questions": n,
+        "EM": 100 * em / n,
+        "F1": 100 * f1 / n,
+        "p50_ms_per_paragraph": float(np.median(lat)),
+        "p95_ms": float(np.percentile(lat, 95)),
+    }
+    rows = [
+        ["DocQA reader (MiniLM-L6, int8 weights)", res["EM"], res["F1"]],
+        ["logistic regression baseline", 40.4, 51.0],
+        ["BiDAF", 67.7, 77.3],
+        ["DistilBERT", 77.7, 85.8],
+    ]
+    md = f"### Reader alone, gold paragraph given: SQuAD v1.1 dev half a ({n} questions)\n\n" + md_table(
+        ["model", "EM", "F1"], rows
+    )
+    md += f"\n\nReader latency per paragraph (1 question, CPU): p50 {res['p50_ms_per_paragraph']:.1f} ms, p95 {res['p95_ms']:.1f} ms."
+    save("reader_gold", md, res)
+    meta_path = MODEL_DIR / META
+    meta = json.loads(meta_path.read_text())
+    meta.setdefault("metrics", {})["squad_v1.1_dev_half_a_gold_paragraph"] = {
+        "EM": round(res["EM"], 2),
+        "F1": round(res["F1"], 2),
+        "questions": n,
+    }
+    meta_path.write_text(json.dumps(meta, indent=2))
+
+
+def _fit_logistic(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    from scipy.optimize import minimize
+
+    Xb = np.hstack([X, np.ones((len(X), 1))])
+
+    def loss(w):
+        z = Xb @ w
+        p = 1 / (1 + np.exp(-z))
+        eps = 1e-9
+        reg = 1e-3 * float(w[:-1] @ w[:-1])
+        grad = Xb.T @ (p - y) / len(y) + np.r_[2e-3 * w[:-1], 0.0]
+        return -np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps)) + reg, grad
+
+    return minimize(loss, np.zeros(Xb.shape[1]), jac=True, method="L-BFGS-B").x
+
+
+def cmd_calibrate(args) -> None:
+    docs, qs = load_squad(DATA / "squad" / "dev-v2.0.half-a.json")
+    qs = qs[: args.limit or None]
+    idx, _ = build_index(docs, OUT / "cache" / "squad20a", IndexSettings(), progress=True)
+    service = QA(idx, QASettings(reader="span"))
+    reader: SpanReader = service.reader  # type: ignore[assignment]
+    k = service.settings.reader_passages
+    feats, labels, qidx, has = [], [], [], []
+    for i, q in enumerate(qs):
+        hits = service.retrieve(q.question, k)
+        preds = reader.predict(q.question, [h.passage.text for h in hits])
+        has.append(bool(q.answers))
+        for h, p in zip(hits, preds, strict=True):
+            if p is None:
+                continue
+            text = idx.documents[h.passage.doc_id].text
+            s, e = clean_span(text, h.passage.start + p[0], h.passage.start + p[1], h.passage.start, h.passage.end)
+            f1 = best_over(f1_score, text[s:e], q.answers) if q.answers else 0.0
+            feats.append([p[2] - p[3], p[4], 1.0 / h.rank])
+            labels.append((f1, bool(q.answers)))
+            qidx.append(i)
+    X = np.array(feats)
+    y = np.array([1.0 if f >= 0.5 else 0.0 for f, _ in labels])
+    w = _fit_logistic(X, y)
+    conf = 1 / (1 + np.exp(-(np.hstack([X, np.ones((len(X), 1))]) @ w)))
+    # per question: the most confident candidate
+    best: dict[int, tuple[float, float]] = {}
+    for c, (f1, _), qi in zip(conf, labels, qidx, strict=True):
+        if qi not in best or c > best[qi][0]:
+            best[qi] = (float(c), f1)
+    has_a = np.array(has)
+    confs = np.array([best.get(i, (0.0, 0.0))[0] for i in range(len(qs))])
+    f1s = np.array([best.get(i, (0.0, 0.0))[1] for i in range(len(qs))])
+    sweep = []
+    for t in np.linspace(0, 1, 101):
+        ans = confs >= t
+        f1_all = np.where(has_a, np.where(ans, f1s, 0.0), np.where(ans, 0.0, 1.0))
+        sweep.append((float(t), float(f1_all.mean()), float(ans[has_a].mean()), float((~ans[~has_a]).mean())))
+    t_best = max(sweep, key=lambda s: s[1])
+    never = sweep[0]
+    md = f"### Span reader abstention: SQuAD v2.0 dev half a, open setting ({len(qs)} questions, {int((~has_a).sum())} unanswerable)\n\n"
+    md += md_table(
+        ["threshold", "overall F1", "answerable: answered", "unanswerable: abstained"],
+        [
+            [f"{t_best[0]:.2f} (chosen)", 100 * t_best[1], t_best[2], t_best[3]],
+            ["0 (never abstain)", 100 * never[1], never[2], never[3]],
+        ]
+        + [[f"{s[0]:.2f}", 100 * s[1], s[2], s[3]] for s in sweep[10:100:10]],
+    )
+    md += f"\n\nconfidence = sigmoid({w[0]:.3f}*(span - null logit) + {w[1]:.3f}*span prob + {w[2]:.3f}/retrieval rank + {w[3]:.3f})"
+    save("reader_abstention", md, {"weights": w.tolist(), "threshold": t_best[0], "sweep": sweep})
+    meta_path = MODEL_DIR / META
+    meta = json.loads(meta_path.read_text())
+    meta["calibration"] = {
+        "a": w[0],
+        "b": w[1],
+        "c": w[2],
+        "d": w[3],
+        "fit_on": "SQuAD v2.0 dev half a, open setting, top-3 passages",
+    }
+    meta["threshold"] = round(t_best[0], 3)
+    meta.setdefault("metrics", {})["squad_v2.0_dev_half_a_open_abstention"] = {
+        "F1": round(100 * t_best[1], 2),
+        "answerable_answered": round(t_best[2], 4),
+        "unanswerable_abstained": round(t_best[3], 4),
+    }
+    meta_path.write_text(json.dumps(meta, indent=2))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["gold", "calibrate"])
+    ap.add_argument("--limit", type=int, default=0)
+    args = ap.parse_args()
+    {"gold": cmd_gold, "calibrate": cmd_calibrate}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()
