@@ -48,10 +48,13 @@ def _read_html(raw: bytes, path: Path) -> str:
     from bs4 import BeautifulSoup
 
     html = _decode_text(raw, path)
-    soup = BeautifulSoup(html, "html.parser")
-    for tag in soup(["script", "style", "noscript", "template"]):
-        tag.decompose()
-    return soup.get_text("\n")
+    try:
+        soup = BeautifulSoup(html, "html.parser")
+        for tag in soup(["script", "style", "noscript", "template"]):
+            tag.extract()
+        return soup.get_text("\n")
+    except RecursionError:
+        raise IngestError(f"{path}: HTML nested too deeply to read") from None
 
 
 def _read_pdf(path: Path) -> str:

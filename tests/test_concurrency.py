@@ -1,0 +1,74 @@
+"""Concurrent clients over HTTP while the index is swapped: no errors, never a half-updated answer."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+
+from index.store import build_index
+
+from .conftest import SEEDS
+
+
+def _consistent(out: dict) -> bool:
+    if "error" in out:
+        return False
+    if not out["found"]:
+        return out["citations"] == []
+    c = out["citations"][0]
+    hit = next(h for h in out["hits"] if h["passage_id"] == c["passage_id"])
+    return hit["text"][c["start"] - hit["start"] : c["end"] - hit["start"]] == out["answer"] == c["text"]
+
+
+def test_concurrent_http_clients_during_index_updates(tmp_path):
+    from gradio_client import Client
+
+    from qa import QA
+    from ui.app import create_app
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    service = QA.from_corpus(corpus, tmp_path / "ix")
+    demo = create_app(service)
+    demo.queue(default_concurrency_limit=4)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    url = f"http://127.0.0.1:{port}/"
+    questions = ["What is THAAD?", "Where will the drill be held?", "Which ship reached the center on day 6?"]
+    results: list[tuple[bool, dict]] = []
+    lock = threading.Lock()
+    stop = time.monotonic() + 12
+
+    def client(i: int) -> None:
+        c = Client(url, verbose=False)
+        k = i
+        while time.monotonic() < stop:
+            out = c.predict(questions[k % len(questions)], api_name="/answer")
+            k += 1
+            with lock:
+                results.append((_consistent(out), out))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for n in range(1, 3):
+        time.sleep(3)
+        (corpus / f"bulletin{n}.txt").write_text(
+            f"Bulletin {n}. Supply ship {n} reached the research center on day {n * 3}."
+        )
+        idx, stats = build_index(corpus, tmp_path / "ix", progress=False)
+        assert stats.embedded == 1
+        service.swap_index(idx)
+    for t in threads:
+        t.join()
+    demo.close()
+    assert len(results) >= 16
+    bad = [out for ok, out in results if not ok]
+    assert bad == []
+    assert len(service.index.documents) == 3
+    final = service.answer("Which ship reached the center on day 6?")
+    assert final.found and "bulletin2.txt" == final.citations[0].doc_id
