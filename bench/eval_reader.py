@@ -22,10 +22,7 @@ from qa.pipeline import QA, QASettings
 from qa.reader import META, MODEL_DIR, SpanReader, clean_span
 
 
-def cmd_gold(args) -> None:
-    _, qs = load_squad(DATA / "squad" / "dev-v1.1.half-a.json")
-    qs = qs[: args.limit or None]
-    reader = SpanReader()
+def _gold_eval(reader: SpanReader, qs) -> dict:
     em = f1 = 0.0
     lat = []
     for q in qs:
@@ -39,13 +36,42 @@ def cmd_gold(args) -> None:
         em += best_over(exact_match, pred, q.answers)
         f1 += best_over(f1_score, pred, q.answers)
     n = len(qs)
-    res = {
+    return {
         "questions": n,
         "EM": 100 * em / n,
         "F1": 100 * f1 / n,
         "p50_ms_per_paragraph": float(np.median(lat)),
         "p95_ms": float(np.percentile(lat, 95)),
     }
+
+
+def cmd_runtime(args) -> None:
+    """fp32 vs dynamic int8 matmuls: F1 and latency on the same questions; the winner goes into reader.json."""
+    _, qs = load_squad(DATA / "squad" / "dev-v1.1.half-a.json")
+    qs = qs[: args.limit or 800]
+    rows, res = [], {}
+    for runtime in ("fp32", "dynamic-int8"):
+        r = _gold_eval(SpanReader(runtime=runtime), qs)
+        res[runtime] = r
+        rows.append([runtime, r["EM"], r["F1"], r["p50_ms_per_paragraph"], r["p95_ms"]])
+    a, b = res["fp32"], res["dynamic-int8"]
+    faster = b["p50_ms_per_paragraph"] < 0.8 * a["p50_ms_per_paragraph"]
+    choice = "dynamic-int8" if b["F1"] >= a["F1"] - 1.0 and faster else "fp32"
+    md = f"### Reader runtime on {len(qs)} SQuAD v1.1 dev half a questions (gold paragraph)\n\n"
+    md += md_table(["runtime", "EM", "F1", "p50 ms", "p95 ms"], rows)
+    md += f"\n\nChosen: {choice} (int8 matmuls only if F1 drops by at most 1 point and p50 improves by at least 20%)."
+    save("reader_runtime", md, res)
+    meta_path = MODEL_DIR / META
+    meta = json.loads(meta_path.read_text())
+    meta["runtime"] = choice
+    meta_path.write_text(json.dumps(meta, indent=2))
+
+
+def cmd_gold(args) -> None:
+    _, qs = load_squad(DATA / "squad" / "dev-v1.1.half-a.json")
+    qs = qs[: args.limit or None]
+    res = _gold_eval(SpanReader(), qs)
+    n = res["questions"]
     rows = [
         ["DocQA reader (MiniLM-L6, int8 weights)", res["EM"], res["F1"]],
         ["logistic regression baseline", 40.4, 51.0],
@@ -86,7 +112,7 @@ def _fit_logistic(X: np.ndarray, y: np.ndarray) -> np.ndarray:
 def cmd_calibrate(args) -> None:
     docs, qs = load_squad(DATA / "squad" / "dev-v2.0.half-a.json")
     qs = qs[: args.limit or None]
-    idx, _ = build_index(docs, OUT / "cache" / "squad20a", IndexSettings(), progress=True)
+    idx, _ = build_index(docs, OUT / "cache" / "squad20a-4-1", IndexSettings(), progress=True)
     service = QA(idx, QASettings(reader="span"))
     reader: SpanReader = service.reader  # type: ignore[assignment]
     k = service.settings.reader_passages
@@ -154,10 +180,10 @@ def cmd_calibrate(args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["gold", "calibrate"])
+    ap.add_argument("what", choices=["gold", "calibrate", "runtime"])
     ap.add_argument("--limit", type=int, default=0)
     args = ap.parse_args()
-    {"gold": cmd_gold, "calibrate": cmd_calibrate}[args.what](args)
+    {"gold": cmd_gold, "calibrate": cmd_calibrate, "runtime": cmd_runtime}[args.what](args)
 
 
 if __name__ == "__main__":

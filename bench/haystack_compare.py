@@ -35,7 +35,7 @@ def main() -> None:
 
     docs, qs = load_squad(DATA / "squad" / "dev-v1.1.half-a.json")
     qs = qs[: args.limit or None]
-    idx, _ = build_index(docs, OUT / "cache" / "squad11a", IndexSettings(), progress=True)
+    idx, _ = build_index(docs, OUT / "cache" / "squad11a-4-1", IndexSettings(), progress=True)
     vecs = idx.passage_vectors()
     store = InMemoryDocumentStore(bm25_algorithm="BM25Okapi", embedding_similarity_function="cosine")
     store.write_documents(

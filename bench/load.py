@@ -33,19 +33,6 @@ QUESTIONS = [
 ]
 
 
-def consistent(out: dict) -> bool:
-    """A served answer is whole: its citation is the exact slice of a passage served with it."""
-    if "error" in out:
-        return False
-    if not out["found"]:
-        return out["citations"] == []
-    c = out["citations"][0]
-    hit = next((h for h in out["hits"] if h["passage_id"] == c["passage_id"]), None)
-    if hit is None:
-        return False
-    return hit["text"][c["start"] - hit["start"] : c["end"] - hit["start"]] == out["answer"] == c["text"]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clients", type=int, default=50)
@@ -56,6 +43,7 @@ def main() -> None:
 
     from index.store import build_index
     from qa.pipeline import QA
+    from qa.types import answer_json_is_consistent
     from ui.app import CSS, create_app
 
     tmp = Path(tempfile.mkdtemp())
@@ -89,7 +77,7 @@ def main() -> None:
             t = time.perf_counter()
             try:
                 out = c.predict(q, api_name="/answer")
-                ok = consistent(out)
+                ok = answer_json_is_consistent(out)
             except Exception as exc:
                 ok, out = False, {"error": repr(exc)}
             dt = (time.perf_counter() - t) * 1000

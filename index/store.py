@@ -33,6 +33,7 @@ import faiss
 import numpy as np
 
 from index.bm25 import BM25Index
+from qa.checksum import sha256_file
 from qa.embed import Encoder, get_encoder, model_fingerprint
 from qa.errors import IndexCorruptedError, IndexMismatchError, IndexNotFoundError
 from qa.ingest import IngestReport, ingest, source_checksums
@@ -136,14 +137,6 @@ class PassageIndex:
 
 
 # ---------------------------------------------------------------- building
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _make_faiss(vectors: np.ndarray, dim: int, settings: IndexSettings) -> faiss.Index:
@@ -308,7 +301,7 @@ def _write_version(idx: PassageIndex, index_dir: Path) -> Path:
         faiss.write_index(idx.faiss, str(tmp / "faiss.index"))
         np.save(tmp / "sentences.npy", idx.sentence_emb)
         files = ["documents.jsonl", "passages.jsonl", "faiss.index", "sentences.npy", *idx.bm25.save(tmp)]
-        idx.manifest["files"] = {f: {"sha256": _sha256_file(tmp / f), "bytes": (tmp / f).stat().st_size} for f in files}
+        idx.manifest["files"] = {f: {"sha256": sha256_file(tmp / f), "bytes": (tmp / f).stat().st_size} for f in files}
         (tmp / "manifest.json").write_text(json.dumps(idx.manifest, indent=1), encoding="utf-8")
         for f in [*files, "manifest.json"]:
             with open(tmp / f, "rb") as fh:
@@ -404,7 +397,7 @@ def load_index(
         path = folder / name
         if not path.is_file():
             raise IndexCorruptedError(f"index file {path} is missing; {hint}")
-        if path.stat().st_size != meta["bytes"] or (verify and _sha256_file(path) != meta["sha256"]):
+        if path.stat().st_size != meta["bytes"] or (verify and sha256_file(path) != meta["sha256"]):
             raise IndexCorruptedError(f"index file {path} is truncated or altered (checksum mismatch); {hint}")
     try:
         documents = {}

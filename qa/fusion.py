@@ -11,7 +11,7 @@ import numpy as np
 class FusionSettings:
     """``method``: "rrf" (weighted reciprocal rank fusion) or "minmax" (weighted sum of min-max scores)."""
 
-    method: str = "rrf"
+    method: str = "minmax"
     rrf_k: float = 60.0
     bm25_weight: float = 1.0
     dense_weight: float = 1.0

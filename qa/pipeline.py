@@ -16,6 +16,7 @@ from qa.errors import QuestionError
 from qa.fusion import FusionSettings
 from qa.read import SentenceScorer, SentenceScorerSettings
 from qa.retrieve import Retriever
+from qa.text import tokenize
 from qa.types import NOT_FOUND_TEXT, Answer, Citation, Hit
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class QASettings:
     reader: str = "auto"  # auto (span reader when shipped) | span | sentence
     reader_passages: int = 3
     reader_threshold: float | None = None  # None: the threshold shipped with the reader (chosen on SQuAD v2)
+    min_coverage: float = 0.4  # abstain when the cited passage holds < 40% of the question's idf-weighted terms
 
 
 def clean_question(question: object) -> str:
@@ -158,7 +160,8 @@ class QA:
         threshold = self.settings.reader_threshold
         if threshold is None:
             threshold = float(getattr(self.reader, "meta", {}).get("threshold", 0.5))
-        if pred is None or pred.confidence < threshold:
+        coverage = state.scorer.overlap(tokenize(q), pred.hit.passage.text) if pred else 0.0
+        if pred is None or pred.confidence < threshold or coverage < self.settings.min_coverage:
             conf = pred.confidence if pred else 0.0
             return Answer(q, NOT_FOUND_TEXT, False, conf, [], hits, method="span")
         hit = pred.hit

@@ -7,7 +7,6 @@ fresh install needs no download. ``train/train_reader.py`` trains it, ``train/ex
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import threading
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.checksum import sha256_file
 from qa.errors import ReaderError
 from qa.types import Hit
 
@@ -53,14 +53,6 @@ def dequantize_state_dict(arrays: dict[str, np.ndarray]) -> dict:
     return state
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 @dataclass
 class SpanPrediction:
     """Best span of one reading: document offsets, scores and calibrated confidence."""
@@ -78,7 +70,12 @@ class SpanReader:
     """Scores answer spans inside passages with the shipped model."""
 
     def __init__(
-        self, model_dir: Path = MODEL_DIR, max_length: int = 384, stride: int = 128, max_answer_tokens: int = 30
+        self,
+        model_dir: Path = MODEL_DIR,
+        max_length: int = 384,
+        stride: int = 128,
+        max_answer_tokens: int = 30,
+        runtime: str | None = None,
     ):
         import torch
         from safetensors.numpy import load_file
@@ -106,6 +103,9 @@ class SpanReader:
                 f"reader weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})"
             )
         self.model.eval()
+        self.runtime = runtime or self.meta.get("runtime", "fp32")
+        if self.runtime == "dynamic-int8":  # int8 matmuls on CPU (chosen by measurement, see README)
+            self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self.torch = torch
         self.max_length = max_length
         self.stride = stride

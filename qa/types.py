@@ -144,3 +144,17 @@ class Answer:
             ],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }
+
+
+def answer_json_is_consistent(d: dict[str, Any]) -> bool:
+    """True when a served answer (``Answer.to_json()``) is whole: its cited text is exactly the slice of a
+    passage served with it, or it abstains without citations. Clients and load tests use it."""
+    if "error" in d:
+        return False
+    if not d.get("found"):
+        return d.get("citations") == []
+    c = d["citations"][0]
+    hit = next((h for h in d["hits"] if h["passage_id"] == c["passage_id"]), None)
+    if hit is None:
+        return False
+    return hit["text"][c["start"] - hit["start"] : c["end"] - hit["start"]] == d["answer"] == c["text"]

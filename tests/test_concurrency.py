@@ -8,18 +8,9 @@ import threading
 import time
 
 from index.store import build_index
+from qa.types import answer_json_is_consistent
 
 from .conftest import SEEDS
-
-
-def _consistent(out: dict) -> bool:
-    if "error" in out:
-        return False
-    if not out["found"]:
-        return out["citations"] == []
-    c = out["citations"][0]
-    hit = next(h for h in out["hits"] if h["passage_id"] == c["passage_id"])
-    return hit["text"][c["start"] - hit["start"] : c["end"] - hit["start"]] == out["answer"] == c["text"]
 
 
 def test_concurrent_http_clients_during_index_updates(tmp_path):
@@ -50,7 +41,7 @@ def test_concurrent_http_clients_during_index_updates(tmp_path):
             out = c.predict(questions[k % len(questions)], api_name="/answer")
             k += 1
             with lock:
-                results.append((_consistent(out), out))
+                results.append((answer_json_is_consistent(out), out))
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
     for t in threads:
