@@ -122,7 +122,7 @@ def cmd_squad(args) -> dict:
     results = {"retrieval": {n: c.tolist() for n, c in curves.items()}, "passages": len(idx)}
     ans_rows = []
     for reader in args.readers:
-        s = QASettings(reader=reader, sentence_threshold=-1e9, reader_threshold=0.0, min_coverage=0.0)
+        s = QASettings(reader=reader, sentence_threshold=-1e9, reader_threshold=0.0, sentence_fallback_threshold=None)
         r = answer_eval(idx, qs, s, args.limit)
         results[f"answers_{reader}"] = r
         ans_rows.append([r["reader"], r["questions"], r["EM"], r["F1"], r["sentence_hit"], r["p50_ms"]])
@@ -179,7 +179,10 @@ def cmd_v2(args) -> dict:
     )
     rows = []
     for reader in args.readers:
-        service = QA(idx, QASettings(reader=reader, sentence_threshold=-1e9, reader_threshold=0.0, min_coverage=0.0))
+        service = QA(
+            idx,
+            QASettings(reader=reader, sentence_threshold=-1e9, reader_threshold=0.0, sentence_fallback_threshold=None),
+        )
         recs = []
         for q in qs[: args.limit or None]:
             a = service.answer(q.question)

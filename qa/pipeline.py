@@ -16,7 +16,6 @@ from qa.errors import QuestionError
 from qa.fusion import FusionSettings
 from qa.read import SentenceScorer, SentenceScorerSettings
 from qa.retrieve import Retriever
-from qa.text import tokenize
 from qa.types import NOT_FOUND_TEXT, Answer, Citation, Hit
 
 log = logging.getLogger(__name__)
@@ -35,7 +34,7 @@ class QASettings:
     reader: str = "auto"  # auto (span reader when shipped) | span | sentence
     reader_passages: int = 3
     reader_threshold: float | None = None  # None: the threshold shipped with the reader (chosen on SQuAD v2)
-    min_coverage: float = 0.4  # abstain when the cited passage holds < 40% of the question's idf-weighted terms
+    sentence_fallback_threshold: float = 0.5  # when the span reader abstains, a sentence this confident answers
 
 
 def clean_question(question: object) -> str:
@@ -135,6 +134,11 @@ class QA:
         t = time.perf_counter()
         if self.reader is not None and hits:
             ans = self._span_answer(q, hits, state)
+            if not ans.found and self.settings.sentence_fallback_threshold is not None:
+                # long answers (quotes, explanations) are beyond the span reader: a confident sentence answers
+                sent = self._sentence_answer(q, qvec, hits, state)
+                if sent.found and sent.confidence >= self.settings.sentence_fallback_threshold:
+                    ans = sent
         else:
             ans = self._sentence_answer(q, qvec, hits, state)
         timings["read"] = (time.perf_counter() - t) * 1000
@@ -160,8 +164,7 @@ class QA:
         threshold = self.settings.reader_threshold
         if threshold is None:
             threshold = float(getattr(self.reader, "meta", {}).get("threshold", 0.5))
-        coverage = state.scorer.overlap(tokenize(q), pred.hit.passage.text) if pred else 0.0
-        if pred is None or pred.confidence < threshold or coverage < self.settings.min_coverage:
+        if pred is None or pred.confidence < threshold:
             conf = pred.confidence if pred else 0.0
             return Answer(q, NOT_FOUND_TEXT, False, conf, [], hits, method="span")
         hit = pred.hit
