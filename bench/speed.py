@@ -4,8 +4,8 @@
     python bench/speed.py --sizes 1000    # one size
 
 Corpus: SQuAD v1.1 train paragraphs (../shared/data). 1k and 10k passages are real passages embedded by the
-real model (that build is timed against a bare SentenceTransformer.encode of the same passage texts, in the
-same process). 100k adds 90k synthetic passages (real SQuAD sentences shuffled into new passages, so BM25
+real model; a fresh build of up to --build-max passages (default 1k) is timed against a bare
+SentenceTransformer.encode of the same passage texts, in the same process. 100k adds 90k synthetic passages (real SQuAD sentences shuffled into new passages, so BM25
 sees real text); their vectors are real passage vectors plus noise, re-normalised, because embedding 100k
 passages on 2 cores takes longer than the benchmark budget. Questions: SQuAD train questions whose paragraph
 is in the corpus.
