@@ -125,12 +125,10 @@ class QA:
         q = clean_question(question)
         state = self._state
         timings: dict[str, float] = {}
+        t = time.perf_counter()
         qvec = state.retriever.encoder.encode([q])[0]
-        timings["embed_query"] = (time.perf_counter() - t_all) * 1000
+        timings["embed_query"] = (time.perf_counter() - t) * 1000
         hits = state.retriever.search(q, k or self.settings.top_k, timings=timings, query_vec=qvec)
-        timings["embed_query"] = (time.perf_counter() - t_all) * 1000 - sum(
-            v for key, v in timings.items() if key != "embed_query"
-        )
         t = time.perf_counter()
         if self.reader is not None and hits:
             ans = self._span_answer(q, hits, state)

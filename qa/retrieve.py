@@ -34,10 +34,10 @@ class Retriever:
         empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
         dense = bm25 = empty
         if mode in ("hybrid", "dense"):
-            t = time.perf_counter()
             if query_vec is None:
+                t = time.perf_counter()
                 query_vec = self.encoder.encode([question])[0]
-            timings["embed_query"] = (time.perf_counter() - t) * 1000
+                timings["embed_query"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
             dense = self.index.dense_search(query_vec, n)
             timings["faiss"] = (time.perf_counter() - t) * 1000
