@@ -275,9 +275,7 @@ def _reusable_vectors(index_dir: Path, settings: IndexSettings) -> tuple[dict[st
     pv = old.passage_vectors()
     p = {ps.text: pv[i] for i, ps in enumerate(old.passages)}
     s: dict[str, np.ndarray] = {}
-    for ps, rows in zip(old.passages, old.sentence_rows, strict=True):
-        if not len(old.sentence_emb):
-            break
+    for ps, rows in zip(old.passages, old.sentence_rows, strict=True) if len(old.sentence_emb) else ():
         doc = old.documents[ps.doc_id]
         for span, r in zip(ps.sentences, rows, strict=True):
             s.setdefault(doc.text[span.start : span.end], old.sentence_emb[r].astype(np.float32))

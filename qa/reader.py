@@ -147,7 +147,9 @@ class SpanReader:
         starts = out.start_logits.float().numpy()
         ends = out.end_logits.float().numpy()
         best: list[tuple[int, int, float, float, float] | None] = [None] * len(contexts)
-        L = self.max_answer_tokens
+        n = starts.shape[1]
+        i, j = np.indices((n, n))
+        band = (j >= i) & (j - i < self.max_answer_tokens)  # end >= start, at most max_answer_tokens long
         for f, ci in enumerate(sample_map):
             seq = enc.sequence_ids(f)
             ctx = np.array([s == 1 for s in seq])
@@ -155,11 +157,7 @@ class SpanReader:
                 continue
             s_log = np.where(ctx, starts[f], -1e9)
             e_log = np.where(ctx, ends[f], -1e9)
-            # score matrix restricted to end >= start and length <= L
-            m = s_log[:, None] + e_log[None, :]
-            n = len(s_log)
-            i, j = np.indices((n, n))
-            m = np.where((j >= i) & (j - i < L), m, -1e9)
+            m = np.where(band, s_log[:, None] + e_log[None, :], -1e9)
             flat = int(np.argmax(m))
             si, ei = divmod(flat, n)
             score = float(m[si, ei])
