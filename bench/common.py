@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import collections
 import json
 import os
 import re
-import string
 import sys
 import warnings
 from dataclasses import dataclass
@@ -19,38 +17,15 @@ OUT = ROOT / "bench" / "out"
 RESULTS = ROOT / "bench" / "results"
 warnings.filterwarnings("ignore")
 
-from qa.ingest import normalize_text  # noqa: E402
-from qa.types import Document  # noqa: E402
+from index.backend import IndexSettings  # noqa: E402
+from index.faiss_store import FaissStore, FaissView  # noqa: E402
+from index.ingest import normalize_text  # noqa: E402
+from index.sync import sync_documents  # noqa: E402
+from index.types import Document  # noqa: E402
+from qa.metrics import best_over, exact_match, f1_score, normalize_answer  # noqa: E402,F401
 
-# ----------------------------------------------------------------- official SQuAD v1.1 metrics
-
-
-def normalize_answer(s: str) -> str:
-    """Lower text and remove punctuation, articles and extra whitespace (official SQuAD v1.1)."""
-    s = s.lower()
-    s = "".join(ch for ch in s if ch not in set(string.punctuation))
-    s = re.sub(r"\b(a|an|the)\b", " ", s)
-    return " ".join(s.split())
-
-
-def f1_score(prediction: str, ground_truth: str) -> float:
-    p = normalize_answer(prediction).split()
-    g = normalize_answer(ground_truth).split()
-    common = collections.Counter(p) & collections.Counter(g)
-    same = sum(common.values())
-    if same == 0:
-        return 0.0
-    precision, recall = same / len(p), same / len(g)
-    return 2 * precision * recall / (precision + recall)
-
-
-def exact_match(prediction: str, ground_truth: str) -> float:
-    return float(normalize_answer(prediction) == normalize_answer(ground_truth))
-
-
-def best_over(metric, prediction: str, golds: list[str]) -> float:
-    return max(metric(prediction, g) for g in golds) if golds else 0.0
-
+SQUAD11_A = DATA / "squad" / "dev-v1.1.half-a.json"
+SQUAD20_A = DATA / "squad" / "dev-v2.0.half-a.json"
 
 # ----------------------------------------------------------------- data
 
@@ -71,14 +46,42 @@ def load_squad(path: Path) -> tuple[list[Document], list[SquadQuestion]]:
     for article in data:
         doc_id = article["title"]
         text = normalize_text("\n\n".join(p["context"] for p in article["paragraphs"]))
-        docs.append(
-            Document(doc_id=doc_id, path=f"{path.name}/{doc_id}", text=text, sha256=str(hash(text)), title=doc_id)
-        )
+        docs.append(Document(doc_id=doc_id, path=f"{path.name}/{doc_id}", text=text, sha256="", title=doc_id))
         for p in article["paragraphs"]:
             for qa in p["qas"]:
                 golds = [a["text"] for a in qa.get("answers", [])] if not qa.get("is_impossible") else []
                 qs.append(SquadQuestion(qa["id"], qa["question"], golds, doc_id, p["context"]))
     return docs, qs
+
+
+def squad11a() -> tuple[list[Document], list[SquadQuestion]]:
+    """SQuAD v1.1 dev half a: one Document per article and every question."""
+    return load_squad(SQUAD11_A)
+
+
+def squad20a() -> tuple[list[Document], list[SquadQuestion]]:
+    """SQuAD v2.0 dev half a (about half of the questions unanswerable)."""
+    return load_squad(SQUAD20_A)
+
+
+def store_of(name: str, settings: IndexSettings | None = None) -> FaissStore:
+    """The cached FAISS store of a benchmark corpus: bench/out/cache/<name>-<sentences>-<overlap> (the one place
+    cache folders are named)."""
+    settings = settings or IndexSettings()
+    ps = settings.passages
+    return FaissStore(OUT / "cache" / f"{name}-{ps.sentences}-{ps.overlap}", settings)
+
+
+def cached_index(
+    name: str, docs: list[Document], settings: IndexSettings | None = None, progress: bool = True
+) -> tuple[FaissStore, FaissView]:
+    """The store and current view of a benchmark corpus; only documents changed since the cached build are
+    re-embedded."""
+    store = store_of(name, settings)
+    stats = sync_documents(store, docs, progress=progress)
+    if stats.changed:
+        print(f"[{name}] {stats.passages} passages ({stats.embedded} embedded, {stats.reused} reused)")
+    return store, store.view()
 
 
 def load_scifact() -> tuple[list[Document], list[tuple[str, str, set[str]]]]:
@@ -100,7 +103,7 @@ def load_scifact() -> tuple[list[Document], list[tuple[str, str, set[str]]]]:
         if isinstance(sents, str):
             sents = [sents]
         text = normalize_text(row["title"].strip() + "\n\n" + " ".join(s.strip() for s in sents))
-        docs.append(Document(row["doc_id"], f"scifact/{row['doc_id']}", text, str(hash(text)), row["title"]))
+        docs.append(Document(row["doc_id"], f"scifact/{row['doc_id']}", text, "", row["title"]))
     claims: dict[str, tuple[str, set[str]]] = {}
     for row in csv.DictReader(io.TextIOWrapper(z.open("claims_validation.csv"), encoding="utf-8")):
         if row["evidence_doc_id"].strip():

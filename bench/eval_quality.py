@@ -14,37 +14,36 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import time
 
 import numpy as np
-from common import DATA, OUT, RESULTS, best_over, exact_match, f1_score, load_scifact, load_squad, md_table, save
+from common import (
+    RESULTS,
+    best_over,
+    cached_index,
+    exact_match,
+    f1_score,
+    load_scifact,
+    md_table,
+    save,
+    squad11a,
+    squad20a,
+)
 
-from index.store import IndexSettings, build_index
-from qa.embed import get_encoder
+from index.backend import IndexSettings
+from index.encoder import get_encoder
+from index.passages import PassageSettings
 from qa.fusion import FusionSettings, fuse
-from qa.passages import PassageSettings
-from qa.pipeline import QA, QASettings
+from qa.pipeline import QA
+from qa.settings import QASettings
 
 KS = (1, 5, 20)
-
-
-def get_index(name: str, docs, settings: IndexSettings):
-    """Build (or reuse from cache, one folder per passage setting) the index of a benchmark corpus."""
-    ps = settings.passages
-    d = OUT / "cache" / f"{name}-{ps.sentences}-{ps.overlap}"
-    t = time.perf_counter()
-    idx, stats = build_index(docs, d, settings, progress=True)
-    print(
-        f"[{name}] {stats.passages} passages ({stats.embedded} embedded, {stats.reused} reused) in {time.perf_counter() - t:.0f}s"
-    )
-    return idx
 
 
 def rankings(idx, questions: list[str], n: int = 100):
     """bm25 and dense (rows, scores) per question, the query vectors computed in one batch."""
     qv = get_encoder().encode(questions, batch_size=128)
-    bm = [idx.bm25.search(q, n) for q in questions]
-    de = [idx.dense_search(v, n) for v in qv]
+    bm = [idx.bm25_rows(q, n) for q in questions]
+    de = [idx.dense_rows(v, n) for v in qv]
     return bm, de
 
 
@@ -62,12 +61,14 @@ def recall_curve(idx, ranked: list[list[int]], golds: list[list[str]], kmax: int
     return np.array([np.mean([p is not None and p < k for p in first]) for k in range(1, kmax + 1)])
 
 
+def pairs(ranking) -> list[tuple[int, float]]:
+    """(rows, scores) arrays -> [(row, score)] as fuse() takes them."""
+    rows, scores = ranking
+    return list(zip(rows.tolist(), scores.tolist(), strict=True))
+
+
 def fused_rows(bm, de, fs: FusionSettings, k: int = 20) -> list[list[int]]:
-    return [[r for r, _ in fuse(b, d, fs)[:k]] for b, d in zip(bm, de, strict=True)]
-
-
-def squad_docs():
-    return load_squad(DATA / "squad" / "dev-v1.1.half-a.json")
+    return [[r for r, _ in fuse(pairs(b), pairs(d), fs)[:k]] for b, d in zip(bm, de, strict=True)]
 
 
 def retrieval_table(idx, qs, fs: FusionSettings) -> tuple[dict, dict]:
@@ -81,8 +82,8 @@ def retrieval_table(idx, qs, fs: FusionSettings) -> tuple[dict, dict]:
     return curves, {"bm": bm, "de": de}
 
 
-def answer_eval(idx, qs, settings: QASettings, limit: int = 0) -> dict:
-    service = QA(idx, settings)
+def answer_eval(store, qs, settings: QASettings, limit: int = 0) -> dict:
+    service = QA(store, settings)
     sample = qs[:limit] if limit else qs
     em = f1 = sent_hit = found = 0.0
     lat = []
@@ -98,7 +99,7 @@ def answer_eval(idx, qs, settings: QASettings, limit: int = 0) -> dict:
     n = len(sample)
     return {
         "questions": n,
-        "reader": service.reader is not None and "span" or "sentence",
+        "reader": "span" if service.span_reader is not None else "sentence",
         "EM": 100 * em / n,
         "F1": 100 * f1 / n,
         "sentence_hit": sent_hit / n,
@@ -108,9 +109,8 @@ def answer_eval(idx, qs, settings: QASettings, limit: int = 0) -> dict:
 
 
 def cmd_squad(args) -> dict:
-    docs, qs = squad_docs()
-    st = IndexSettings()
-    idx = get_index("squad11a", docs, st)
+    docs, qs = squad11a()
+    store, idx = cached_index("squad11a", docs)
     fs = QASettings().fusion
     curves, _ = retrieval_table(idx, qs, fs)
     rows = [[name, *(float(c[k - 1]) for k in KS)] for name, c in curves.items()]
@@ -122,8 +122,7 @@ def cmd_squad(args) -> dict:
     results = {"retrieval": {n: c.tolist() for n, c in curves.items()}, "passages": len(idx)}
     ans_rows = []
     for reader in args.readers:
-        s = QASettings(reader=reader, sentence_threshold=-1e9, reader_threshold=0.0, sentence_fallback_threshold=None)
-        r = answer_eval(idx, qs, s, args.limit)
+        r = answer_eval(store, qs, QASettings(reader=reader, abstain=False), args.limit)
         results[f"answers_{reader}"] = r
         ans_rows.append([r["reader"], r["questions"], r["EM"], r["F1"], r["sentence_hit"], r["p50_ms"]])
     if ans_rows:
@@ -135,11 +134,11 @@ def cmd_squad(args) -> dict:
 
 
 def cmd_fusion(args) -> dict:
-    docs, qs = squad_docs()
+    docs, qs = squad11a()
     golds = [q.answers for q in qs]
     rows, data = [], []
     for ps in [PassageSettings(3, 1), PassageSettings(4, 1), PassageSettings(6, 2)]:
-        idx = get_index("squad11a", docs, IndexSettings(passages=ps))
+        _, idx = cached_index("squad11a", docs, IndexSettings(passages=ps))
         bm, de = rankings(idx, [q.question for q in qs])
         base = {
             "BM25": recall_curve(idx, [list(b[0]) for b in bm], golds),
@@ -168,8 +167,8 @@ def cmd_fusion(args) -> dict:
 
 
 def cmd_v2(args) -> dict:
-    docs, qs = load_squad(DATA / "squad" / "dev-v2.0.half-a.json")
-    idx = get_index("squad20a", docs, IndexSettings())
+    docs, qs = squad20a()
+    store, idx = cached_index("squad20a", docs)
     out, md = (
         {},
         [
@@ -179,10 +178,7 @@ def cmd_v2(args) -> dict:
     )
     rows = []
     for reader in args.readers:
-        service = QA(
-            idx,
-            QASettings(reader=reader, sentence_threshold=-1e9, reader_threshold=0.0, sentence_fallback_threshold=None),
-        )
+        service = QA(store, QASettings(reader=reader, abstain=False))
         recs = []
         for q in qs[: args.limit or None]:
             a = service.answer(q.question)
@@ -197,7 +193,7 @@ def cmd_v2(args) -> dict:
             f1_all = np.where(has, np.where(answered, f1s, 0.0), np.where(answered, 0.0, 1.0))
             sweep.append((float(t), float(f1_all.mean()), float(answered[has].mean()), float((~answered[~has]).mean())))
         best = max(sweep, key=lambda s: s[1])
-        name = "span" if service.reader is not None else "sentence"
+        name = "span" if service.span_reader is not None else "sentence"
         out[name] = {
             "best_threshold": best[0],
             "F1": best[1],
@@ -231,7 +227,7 @@ def ndcg_at(ranked: list[str], rel: set[str], k: int) -> float:
 
 def cmd_scifact(args) -> dict:
     docs, claims = load_scifact()
-    idx = get_index("scifact", docs, IndexSettings(sentence_vectors=False))
+    _, idx = cached_index("scifact", docs)
     bm, de = rankings(idx, [c for _, c, _ in claims], n=400)
     fs = dataclasses.replace(QASettings().fusion, candidates=400)
 
@@ -247,7 +243,7 @@ def cmd_scifact(args) -> dict:
     ranked = {
         "BM25": [doc_rank(b[0]) for b in bm],
         "dense": [doc_rank(d[0]) for d in de],
-        "fused": [doc_rank([r for r, _ in fuse(b, d, fs)]) for b, d in zip(bm, de, strict=True)],
+        "fused": [doc_rank([r for r, _ in fuse(pairs(b), pairs(d), fs)]) for b, d in zip(bm, de, strict=True)],
     }
     rels = [rel for _, _, rel in claims]
     rows, res, curves = [], {}, {}
@@ -306,7 +302,7 @@ def main() -> None:
     )
     ap.add_argument("--limit", type=int, default=0, help="answer only the first N questions (0 = all)")
     args = ap.parse_args()
-    from qa.reader import MODEL_DIR
+    from qa.readers.span import MODEL_DIR
 
     if not (MODEL_DIR / "reader.json").exists():
         args.readers = [r for r in args.readers if r != "span"]

@@ -15,11 +15,11 @@ import json
 import time
 
 import numpy as np
-from common import DATA, OUT, best_over, exact_match, f1_score, load_squad, md_table, save
+from common import best_over, cached_index, exact_match, f1_score, md_table, save, squad11a, squad20a
 
-from index.store import IndexSettings, build_index
-from qa.pipeline import QA, QASettings
-from qa.reader import META, MODEL_DIR, SpanReader, clean_span
+from qa.pipeline import QA
+from qa.readers.span import META, MODEL_DIR, SpanReader, SpanReaderSettings, clean_span
+from qa.settings import QASettings
 
 
 def _gold_eval(reader: SpanReader, qs) -> dict:
@@ -31,7 +31,7 @@ def _gold_eval(reader: SpanReader, qs) -> dict:
         lat.append((time.perf_counter() - t) * 1000)
         pred = ""
         if p is not None:
-            s, e = clean_span(q.context, p[0], p[1], 0, len(q.context))
+            s, e = clean_span(q.context, p.start, p.end, 0, len(q.context))
             pred = q.context[s:e]
         em += best_over(exact_match, pred, q.answers)
         f1 += best_over(f1_score, pred, q.answers)
@@ -47,11 +47,11 @@ def _gold_eval(reader: SpanReader, qs) -> dict:
 
 def cmd_runtime(args) -> None:
     """fp32 vs dynamic int8 matmuls: F1 and latency on the same questions; the winner goes into reader.json."""
-    _, qs = load_squad(DATA / "squad" / "dev-v1.1.half-a.json")
+    _, qs = squad11a()
     qs = qs[: args.limit or 800]
     rows, res = [], {}
     for runtime in ("fp32", "dynamic-int8"):
-        r = _gold_eval(SpanReader(runtime=runtime), qs)
+        r = _gold_eval(SpanReader(settings=SpanReaderSettings(runtime=runtime)), qs)
         res[runtime] = r
         rows.append([runtime, r["EM"], r["F1"], r["p50_ms_per_paragraph"], r["p95_ms"]])
     a, b = res["fp32"], res["dynamic-int8"]
@@ -68,7 +68,7 @@ def cmd_runtime(args) -> None:
 
 
 def cmd_gold(args) -> None:
-    _, qs = load_squad(DATA / "squad" / "dev-v1.1.half-a.json")
+    _, qs = squad11a()
     qs = qs[: args.limit or None]
     res = _gold_eval(SpanReader(), qs)
     n = res["questions"]
@@ -110,12 +110,13 @@ def _fit_logistic(X: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def cmd_calibrate(args) -> None:
-    docs, qs = load_squad(DATA / "squad" / "dev-v2.0.half-a.json")
+    docs, qs = squad20a()
     qs = qs[: args.limit or None]
-    idx, _ = build_index(docs, OUT / "cache" / "squad20a-4-1", IndexSettings(), progress=True)
-    service = QA(idx, QASettings(reader="span"))
-    reader: SpanReader = service.reader  # type: ignore[assignment]
-    k = service.settings.reader_passages
+    store, idx = cached_index("squad20a", docs)
+    service = QA(store, QASettings(reader="span"))
+    reader = service.span_reader
+    assert isinstance(reader, SpanReader)
+    k = reader.passages
     feats, labels, qidx, has = [], [], [], []
     for i, q in enumerate(qs):
         hits = service.retrieve(q.question, k)
@@ -124,10 +125,10 @@ def cmd_calibrate(args) -> None:
         for h, p in zip(hits, preds, strict=True):
             if p is None:
                 continue
-            text = idx.documents[h.passage.doc_id].text
-            s, e = clean_span(text, h.passage.start + p[0], h.passage.start + p[1], h.passage.start, h.passage.end)
+            text = idx.document(h.passage.doc_id).text
+            s, e = clean_span(text, h.passage.start + p.start, h.passage.start + p.end, h.passage.start, h.passage.end)
             f1 = best_over(f1_score, text[s:e], q.answers) if q.answers else 0.0
-            feats.append([p[2] - p[3], p[4], 1.0 / h.rank])
+            feats.append([p.score - p.null_score, p.prob, 1.0 / h.rank])
             labels.append((f1, bool(q.answers)))
             qidx.append(i)
     X = np.array(feats)

@@ -13,12 +13,11 @@ import argparse
 import time
 
 import numpy as np
-from common import DATA, OUT, load_squad, md_table, save
+from common import cached_index, md_table, save, squad11a
 
-from index.store import IndexSettings, build_index
-from qa.embed import get_encoder, model_path
-from qa.pipeline import QASettings
+from index.encoder import get_encoder, model_path
 from qa.retrieve import Retriever
+from qa.settings import QASettings
 
 
 def main() -> None:
@@ -33,9 +32,9 @@ def main() -> None:
     from haystack.utils import ComponentDevice
     from haystack_integrations.components.embedders.sentence_transformers import SentenceTransformersTextEmbedder
 
-    docs, qs = load_squad(DATA / "squad" / "dev-v1.1.half-a.json")
+    docs, qs = squad11a()
     qs = qs[: args.limit or None]
-    idx, _ = build_index(docs, OUT / "cache" / "squad11a-4-1", IndexSettings(), progress=True)
+    _, idx = cached_index("squad11a", docs)
     vecs = idx.passage_vectors()
     store = InMemoryDocumentStore(bm25_algorithm="BM25Okapi", embedding_similarity_function="cosine")
     store.write_documents(
@@ -56,7 +55,7 @@ def main() -> None:
     pipe.connect("dense", "joiner")
     pipe.warm_up() if hasattr(pipe, "warm_up") else None
 
-    ours = Retriever(idx, get_encoder(), QASettings().fusion)
+    ours = Retriever(get_encoder(), QASettings().fusion)
     by_id = {p.passage_id: p for p in idx.passages}
 
     def hit(texts: list[str], golds: list[str]) -> int | None:
@@ -65,11 +64,11 @@ def main() -> None:
     first = {"DocQA": [], "Haystack": []}
     lat = {"DocQA": [], "Haystack": []}
     for q in qs[:5]:
-        ours.search(q.question, 20)
+        ours.search(idx, q.question, 20)
         pipe.run({"embedder": {"text": q.question}, "bm25": {"query": q.question}})
     for q in qs:
         t = time.perf_counter()
-        hits = ours.search(q.question, 20)
+        hits = ours.search(idx, q.question, 20)
         lat["DocQA"].append((time.perf_counter() - t) * 1000)
         first["DocQA"].append(hit([h.passage.text for h in hits], q.answers))
         t = time.perf_counter()

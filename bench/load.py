@@ -41,7 +41,6 @@ def main() -> None:
     args = ap.parse_args()
     from gradio_client import Client
 
-    from index.store import build_index
     from qa.pipeline import QA
     from qa.types import answer_json_is_consistent
     from ui.app import CSS, create_app
@@ -94,8 +93,7 @@ def main() -> None:
             (corpus / f"update-{n}.txt").write_text(
                 f"Bulletin {n}. The supply ship number {n} reached the research center on day {n * 3} of the drill."
             )
-            idx, _ = build_index(corpus, ix, progress=False)
-            service.swap_index(idx)
+            service.sync()
             swaps[0] += 1
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]

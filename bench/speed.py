@@ -49,11 +49,11 @@ def vm_hwm_mb() -> float:
 
 def run_size(n_passages: int, repeats: int, n_questions: int, dense: str, measure_build: bool) -> dict:
     import faiss
-
     from index.store import IndexSettings, PassageIndex, _make_faiss, build_index
     from qa.embed import get_encoder
-    from qa.pipeline import QA, QASettings
     from qa.text import tokenize
+
+    from qa.pipeline import QA, QASettings
 
     enc = get_encoder()
     paras = squad_train()
@@ -142,9 +142,10 @@ def run_size(n_passages: int, repeats: int, n_questions: int, dense: str, measur
 
 def _grow(idx, n_passages: int, paras, settings):
     """Add synthetic passages (real sentences shuffled) with noisy copies of real vectors."""
-    from index.bm25 import BM25Index
     from index.store import PassageIndex, _make_faiss
     from qa.text import tokenize
+
+    from index.bm25 import BM25Index
     from qa.types import Passage, Span
 
     rng = np.random.default_rng(0)

@@ -1,15 +1,40 @@
-"""Hybrid passage index: FAISS dense vectors + BM25, persisted atomically with a checksummed manifest."""
+"""Everything that turns documents into a searchable index: ingest -> passages -> BM25 + vectors -> backends.
 
+This package never imports ``qa`` or ``ui`` (a test checks it): question answering builds on it, not the
+other way round.
+"""
+
+from index.backend import IndexBackend, IndexSettings, IndexView, Scored, default_index_dir
 from index.bm25 import BM25Index
-from index.store import BuildStats, IndexSettings, PassageIndex, build_index, default_index_dir, load_index, open_index
+from index.faiss_store import FaissStore, FaissView, load_version
+from index.ingest import IngestLimits, IngestReport, ingest, read_document
+from index.passages import PassageSettings, make_passages
+from index.sync import make_backend, open_index, sync, sync_documents
+from index.types import BuildStats, Document, DocumentInfo, Passage, Span
 
 __all__ = [
     "BM25Index",
     "BuildStats",
+    "Document",
+    "DocumentInfo",
+    "FaissStore",
+    "FaissView",
+    "IndexBackend",
     "IndexSettings",
-    "PassageIndex",
-    "build_index",
+    "IndexView",
+    "IngestLimits",
+    "IngestReport",
+    "Passage",
+    "PassageSettings",
+    "Scored",
+    "Span",
     "default_index_dir",
-    "load_index",
+    "ingest",
+    "load_version",
+    "make_backend",
+    "make_passages",
     "open_index",
+    "read_document",
+    "sync",
+    "sync_documents",
 ]

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from qa.text import tokenize
+from index.backend import top_k
+from index.text import tokenize
 
 
 class BM25Index:
@@ -56,15 +57,25 @@ class BM25Index:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self.matrix[ids].sum(axis=0), dtype=np.float32).ravel()
 
-    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k passage rows with positive score, best first."""
+    def search(self, query: str, k: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k passage rows with positive score, best first (only among ``rows`` when given)."""
         s = self.scores(query)
-        k = min(k, int((s > 0).sum()))
-        if k <= 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        top = np.argpartition(-s, k - 1)[:k]
-        top = top[np.argsort(-s[top], kind="stable")]
-        return top.astype(np.int64), s[top]
+        if rows is not None:
+            masked = np.zeros_like(s)
+            masked[rows] = s[rows]
+            s = masked
+        top = top_k(s, k)
+        return top, s[top]
+
+    def term_idf(self, terms) -> dict[str, float]:
+        """Smoothed idf, log(1 + (N - df + 0.5) / (df + 0.5)), of each term (always positive; df = 0 if unknown)."""
+        n = max(1, self.size)
+        out = {}
+        for t in terms:
+            i = self.vocab.get(t)
+            df = 0 if i is None else int(self.matrix.indptr[i + 1] - self.matrix.indptr[i])
+            out[t] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+        return out
 
     def save(self, folder: Path) -> list[str]:
         import json

@@ -11,49 +11,49 @@ import threading
 from pathlib import Path
 
 from qa.errors import (
+    BackendUnavailableError,
+    BusyError,
     IndexCorruptedError,
     IndexMismatchError,
     IndexNotFoundError,
+    IndexWriteError,
     IngestError,
     QAError,
     QuestionError,
     ReaderError,
+    SettingsError,
 )
+from qa.pipeline import QA
+from qa.settings import SEEDS_DIR, QASettings
 from qa.types import NOT_FOUND_TEXT, Answer, Citation, Document, Hit, Passage, Span
 
 __all__ = [
-    "QA",
     "NOT_FOUND_TEXT",
+    "QA",
     "SEEDS_DIR",
     "Answer",
+    "BackendUnavailableError",
+    "BusyError",
     "Citation",
     "Document",
     "Hit",
     "IndexCorruptedError",
     "IndexMismatchError",
     "IndexNotFoundError",
+    "IndexWriteError",
     "IngestError",
     "Passage",
     "QAError",
     "QASettings",
     "QuestionError",
     "ReaderError",
+    "SettingsError",
     "Span",
     "answer",
 ]
 
-SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
-_services: dict = {}
+_services: dict[tuple[str, str], QA] = {}
 _lock = threading.Lock()
-
-
-def __getattr__(name: str):
-    # the pipeline imports the index package, which imports qa.text: load it lazily to avoid a cycle
-    if name in {"QA", "QASettings"}:
-        from qa import pipeline
-
-        return getattr(pipeline, name)
-    raise AttributeError(name)
 
 
 def answer(question: str, corpus: str | Path = SEEDS_DIR, index_dir: str | Path | None = None) -> Answer:
@@ -61,8 +61,6 @@ def answer(question: str, corpus: str | Path = SEEDS_DIR, index_dir: str | Path 
 
     The index is loaded, or built when missing or stale, on first use and kept for later calls.
     """
-    from qa.pipeline import QA
-
     key = (str(Path(corpus).resolve()), str(index_dir or ""))
     with _lock:
         service = _services.get(key)

@@ -1,4 +1,7 @@
-"""Command line: ``docqa index``, ``docqa ask``, ``docqa serve`` (a thin layer over the Python API)."""
+"""Command line of the question-answering layer: ``docqa index``, ``docqa ask`` (thin layers over the Python API).
+
+The ``docqa`` entry point is ``ui.cli``, which adds ``docqa serve`` (the chat and REST API) on top of these.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +10,25 @@ import json
 import logging
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from qa.errors import QAError
-from qa.pipeline import SEEDS_DIR
+from qa.settings import SEEDS_DIR
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from index.store import build_index, default_index_dir
+    from index.backend import default_index_dir
+    from index.sync import open_index
 
     index_dir = Path(args.index) if args.index else default_index_dir(args.corpus)
-    idx, stats = build_index(args.corpus, index_dir, progress=not args.quiet, reuse=not args.rebuild)
+    _, stats = open_index(args.corpus, index_dir, rebuild=args.rebuild, progress=not args.quiet)
     for path, why in stats.skipped:
         print(f"skipped {path}: {why}", file=sys.stderr)
     print(
-        f"indexed {stats.documents} document(s), {stats.passages} passages, {stats.sentences} sentences "
-        f"({stats.embedded} texts embedded, {stats.reused} reused) in {stats.seconds:.1f}s -> {index_dir}"
+        f"indexed {stats.documents} document(s), {stats.passages} passages "
+        f"({stats.embedded} passages embedded, {stats.reused} reused) in {stats.seconds:.1f}s -> {index_dir}"
     )
     return 0
 
@@ -60,21 +66,17 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     return rc
 
 
-def _cmd_serve(args: argparse.Namespace) -> int:
-    from ui.app import launch
+def corpus_options(p: argparse.ArgumentParser) -> None:
+    """--corpus and --index, shared by every command that opens an index."""
+    p.add_argument("--corpus", default=str(SEEDS_DIR), help="folder or file of documents (default: seeds/)")
+    p.add_argument("--index", default=None, help="index folder (default: in ~/.cache/docqa/indexes)")
 
-    launch(corpus=args.corpus, index_dir=args.index, host=args.host, port=args.port)
-    return 0
 
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.ArgumentParser:
+    """The ``docqa`` parser; ``extend(subparsers)`` lets an upper layer (``ui.cli``) add its commands."""
     ap = argparse.ArgumentParser(prog="docqa", description="Extractive, cited answers from your documents.")
     ap.add_argument("-v", "--verbose", action="store_true", help="log progress and warnings")
     sub = ap.add_subparsers(dest="cmd", required=True)
-
-    def corpus_opts(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--corpus", default=str(SEEDS_DIR), help="folder or file of documents (default: seeds/)")
-        p.add_argument("--index", default=None, help="index folder (default: in ~/.cache/docqa/indexes)")
 
     p = sub.add_parser("index", help="build or update the index of a folder")
     p.add_argument("corpus", nargs="?", default=str(SEEDS_DIR))
@@ -85,21 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ask", help="answer questions (arguments, or one per line on stdin)")
     p.add_argument("question", nargs="*")
-    corpus_opts(p)
+    corpus_options(p)
     p.add_argument("-k", type=int, default=5, help="passages to retrieve")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_ask)
 
-    p = sub.add_parser("serve", help="start the Gradio chat")
-    corpus_opts(p)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7860)
-    p.set_defaults(func=_cmd_serve)
+    if extend is not None:
+        extend(sub)
     return ap
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed command; documented errors become a message and exit code 2."""
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     if not args.verbose:
         import os
@@ -114,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     except QAError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m qa.cli``: the commands that need no UI."""
+    return run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,194 +1,181 @@
-"""retrieve -> read -> cite: the question-answering pipeline behind ``qa.answer``."""
+"""retrieve -> read -> decide -> cite: the question-answering service behind ``qa.answer``."""
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-import unicodedata
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
-from index.store import IndexSettings, PassageIndex, open_index
-from qa import SEEDS_DIR
-from qa.embed import Encoder, get_encoder
-from qa.errors import QuestionError
-from qa.fusion import FusionSettings
-from qa.read import SentenceScorer, SentenceScorerSettings
-from qa.retrieve import Retriever
+from index.backend import IndexBackend, IndexSettings, IndexView
+from index.encoder import Encoder, get_encoder
+from index.ingest import IngestLimits
+from index.sync import open_index, sync
+from index.text import tokenize
+from index.types import BuildStats
+from qa.errors import SettingsError
+from qa.question import clean_question
+from qa.readers import Candidate, Query, Reader
+from qa.readers.sentence import SentenceReader
+from qa.retrieve import RetrievalMode, Retriever
+from qa.settings import SEEDS_DIR, QASettings
+from qa.timing import Timings
 from qa.types import NOT_FOUND_TEXT, Answer, Citation, Hit
 
 log = logging.getLogger(__name__)
 
-MAX_QUESTION_CHARS = 1000
-
-
-@dataclass(frozen=True)
-class QASettings:
-    """Knobs of the pipeline; defaults are the values chosen on SQuAD dev half a (see README)."""
-
-    top_k: int = 5
-    fusion: FusionSettings = field(default_factory=FusionSettings)
-    sentence: SentenceScorerSettings = field(default_factory=SentenceScorerSettings)
-    sentence_threshold: float = 0.35
-    reader: str = "auto"  # auto (span reader when shipped) | span | sentence
-    reader_passages: int = 3
-    reader_threshold: float | None = None  # None: the threshold shipped with the reader (chosen on SQuAD v2)
-    sentence_fallback_threshold: float = 0.5  # when the span reader abstains, a sentence this confident answers
-
-
-def clean_question(question: object) -> str:
-    """Validate and normalise a question, or raise QuestionError with a message for the user."""
-    if not isinstance(question, str):
-        raise QuestionError(f"the question must be text, not {type(question).__name__}")
-    if len(question) > 20 * MAX_QUESTION_CHARS:
-        raise QuestionError(f"the question is too long ({len(question)} characters; at most {MAX_QUESTION_CHARS})")
-    text = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in question)
-    text = " ".join(text.split())
-    if not text:
-        raise QuestionError("the question is empty: type a question about the documents")
-    if len(text) > MAX_QUESTION_CHARS:
-        raise QuestionError(f"the question is too long ({len(text)} characters; at most {MAX_QUESTION_CHARS})")
-    return text
-
-
-class _State:
-    """Everything tied to one index version, swapped as a whole so a query never mixes two versions."""
-
-    def __init__(self, index: PassageIndex, encoder: Encoder, settings: QASettings) -> None:
-        self.index = index
-        self.retriever = Retriever(index, encoder, settings.fusion)
-        self.scorer = SentenceScorer(index, settings.sentence)
-
 
 class QA:
-    """A question-answering service over one index."""
+    """A question-answering service over one index backend."""
 
     def __init__(
         self,
-        index: PassageIndex,
+        backend: IndexBackend,
         settings: QASettings | None = None,
         encoder: Encoder | None = None,
-        reader: object | None = None,
+        span_reader: Reader | None = None,
+        corpus: Iterable[str | Path] | None = None,
     ) -> None:
         self.settings = settings or QASettings()
+        self.backend = backend
         self.encoder = encoder or get_encoder()
-        self._state = _State(index, self.encoder, self.settings)
-        self._swap_lock = threading.Lock()
-        self.reader = reader if reader is not None else self._load_reader()
+        self.corpus = [Path(p) for p in corpus] if corpus is not None else None
+        self.retriever = Retriever(self.encoder, self.settings.fusion)
+        self.sentence_reader = SentenceReader(self.encoder, self.settings.sentence)
+        self.span_reader = span_reader if span_reader is not None else self._load_span_reader()
 
     @classmethod
     def from_corpus(
         cls,
-        corpus: str | Path = SEEDS_DIR,
+        corpus: str | Path | Iterable[str | Path] = SEEDS_DIR,
         index_dir: str | Path | None = None,
         settings: QASettings | None = None,
         index_settings: IndexSettings | None = None,
         rebuild: bool = False,
         progress: bool = False,
+        backend: str = "faiss",
+        milvus_uri: str | None = None,
+        limits: IngestLimits | None = None,
     ) -> QA:
-        """Load (or build, when missing, stale or damaged) the index of ``corpus`` and serve it."""
-        idx = open_index(corpus, index_dir, index_settings, rebuild=rebuild, progress=progress)
-        return cls(idx, settings)
+        """Open (or build, when missing, stale or damaged) the index of ``corpus`` and serve it."""
+        roots = [Path(corpus)] if isinstance(corpus, (str, Path)) else [Path(p) for p in corpus]
+        store, _ = open_index(
+            roots,
+            index_dir,
+            index_settings,
+            rebuild=rebuild,
+            progress=progress,
+            backend=backend,
+            milvus_uri=milvus_uri,
+            limits=limits,
+        )
+        return cls(store, settings, corpus=roots)
 
-    @property
-    def index(self) -> PassageIndex:
-        return self._state.index
-
-    def swap_index(self, index: PassageIndex) -> None:
-        """Serve ``index`` from now on; queries already running finish on the old one."""
-        state = _State(index, self.encoder, self.settings)
-        with self._swap_lock:
-            self._state = state
-
-    def _load_reader(self) -> object | None:
+    def _load_span_reader(self) -> Reader | None:
         if self.settings.reader == "sentence":
             return None
-        from qa.reader import load_reader
+        from qa.readers.span import load_reader
 
         try:
-            return load_reader()
+            return load_reader(self.settings.span)
         except Exception as exc:  # the sentence reader is the documented fallback
             if self.settings.reader == "span":
                 raise
             log.warning("span reader unavailable (%s); answering with whole sentences", exc)
             return None
 
-    def retrieve(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Hit]:
+    # ------------------------------------------------------------ index
+
+    @property
+    def index(self) -> IndexView:
+        """The index snapshot questions are answered from right now."""
+        return self.backend.view()
+
+    def sync(self, progress: bool = False, limits: IngestLimits | None = None) -> BuildStats:
+        """Re-read the corpus folder(s): index new and changed files, drop removed ones."""
+        if self.corpus is None:
+            raise SettingsError("this service was not opened on a folder; use backend.update() with documents")
+        return sync(self.backend, self.corpus, limits=limits, progress=progress)
+
+    # ------------------------------------------------------------ questions
+
+    def retrieve(
+        self,
+        question: str,
+        k: int | None = None,
+        mode: RetrievalMode = "hybrid",
+        doc_ids: Collection[str] | None = None,
+    ) -> list[Hit]:
         """Top passages for ``question`` (after validation)."""
         q = clean_question(question)
-        return self._state.retriever.search(q, k or self.settings.top_k, mode=mode)
+        return self.retriever.search(self.backend.view(), q, self._k(k), mode=mode, doc_ids=self._docs(doc_ids))
 
-    def answer(self, question: str, k: int | None = None) -> Answer:
-        """Answer ``question`` with an exact span of a document, or abstain."""
-        t_all = time.perf_counter()
-        q = clean_question(question)
-        state = self._state
-        timings: dict[str, float] = {}
-        t = time.perf_counter()
-        qvec = state.retriever.encoder.encode([q])[0]
-        timings["embed_query"] = (time.perf_counter() - t) * 1000
-        hits = state.retriever.search(q, k or self.settings.top_k, timings=timings, query_vec=qvec)
-        t = time.perf_counter()
-        if self.reader is not None and hits:
-            ans = self._span_answer(q, hits, state)
-            if not ans.found and self.settings.sentence_fallback_threshold is not None:
-                # long answers (quotes, explanations) are beyond the span reader: a confident sentence answers
-                sent = self._sentence_answer(q, qvec, hits, state)
-                if sent.found and sent.confidence >= self.settings.sentence_fallback_threshold:
-                    ans = sent
-        else:
-            ans = self._sentence_answer(q, qvec, hits, state)
-        timings["read"] = (time.perf_counter() - t) * 1000
-        timings["total"] = (time.perf_counter() - t_all) * 1000
-        ans.timings_ms = timings
+    def _k(self, k: int | None) -> int:
+        if k is None:
+            return self.settings.top_k
+        if not isinstance(k, int) or k < 1:
+            raise SettingsError(f"k (passages to retrieve) must be a positive integer, not {k!r}")
+        return k
+
+    def _docs(self, doc_ids: Collection[str] | None, view: IndexView | None = None) -> list[str] | None:
+        if doc_ids is None:
+            return None
+        ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
+        view = view or self.backend.view()
+        known = {d.doc_id for d in view.documents()}
+        unknown = [d for d in ids if d not in known]
+        if unknown:
+            raise SettingsError(f"unknown document(s): {', '.join(unknown[:5])}")
+        return ids
+
+    def answer(self, question: str, k: int | None = None, doc_ids: Collection[str] | None = None) -> Answer:
+        """Answer ``question`` with an exact span of a document, or abstain.
+
+        ``doc_ids`` restricts the question to those documents; ``k`` is the number of passages retrieved.
+        """
+        timings = Timings()
+        with timings.stage("total"):
+            q = clean_question(question)
+            k = self._k(k)
+            view = self.backend.view()
+            docs = self._docs(doc_ids, view)
+            with timings.stage("embed_query"):
+                qvec = self.encoder.encode([q])[0]
+            hits = self.retriever.search(view, q, k, query_vec=qvec, doc_ids=docs, timings=timings)
+            query = Query(q, qvec, tuple(tokenize(q)))
+            with timings.stage("read"):
+                ans = self._decide(query, hits, view)
+        ans.timings_ms = dict(timings)
+        ans.index_version = view.version
+        ans.retrieval_query = q
         return ans
 
-    # -- readers
+    # ------------------------------------------------------------ deciding
 
-    def _sentence_answer(self, q: str, qvec, hits: list[Hit], state: _State) -> Answer:
-        cands = state.scorer.score(q, qvec, hits, self.encoder)
-        if not cands or cands[0].score < self.settings.sentence_threshold:
-            conf = cands[0].score if cands else 0.0
-            return Answer(q, NOT_FOUND_TEXT, False, max(0.0, conf), [], hits, method="sentence")
-        best = cands[0]
-        doc = state.index.documents[best.hit.passage.doc_id]
-        cit = make_citation(doc.text, doc.path, best.hit, best.start, best.end, best.start, best.end)
-        return Answer(q, cit.text, True, min(1.0, best.score), [cit], hits, method="sentence")
+    def _decide(self, query: Query, hits: list[Hit], view: IndexView) -> Answer:
+        """Span reader first; when it abstains, a confident whole sentence; else abstain."""
+        if not hits:
+            return self._abstain(query.text, hits, 0.0)
+        if self.span_reader is None:
+            cands = self.sentence_reader.read(query, hits, view)
+            if cands and (cands[0].score >= self.sentence_reader.threshold or not self.settings.abstain):
+                return self._answer(query.text, cands[0], hits, view)
+            return self._abstain(query.text, hits, cands[0].confidence if cands else 0.0, "sentence")
+        spans = self.span_reader.read(query, hits, view)
+        threshold = getattr(self.span_reader, "threshold", 0.5)
+        if spans and (spans[0].confidence >= threshold or not self.settings.abstain):
+            return self._answer(query.text, spans[0], hits, view)
+        if self.settings.sentence_fallback is not None:
+            # long answers (quotes, explanations) are beyond the span reader: a confident sentence answers
+            sents = self.sentence_reader.read(query, hits, view)
+            if sents and sents[0].score >= self.settings.sentence_fallback:
+                return self._answer(query.text, sents[0], hits, view)
+        return self._abstain(query.text, hits, spans[0].confidence if spans else 0.0, "span")
 
-    def _span_answer(self, q: str, hits: list[Hit], state: _State) -> Answer:
-        top = hits[: self.settings.reader_passages]
-        pred = self.reader.best_span(q, top, state.index)  # type: ignore[attr-defined]
-        threshold = self.settings.reader_threshold
-        if threshold is None:
-            threshold = float(getattr(self.reader, "meta", {}).get("threshold", 0.5))
-        if pred is None or pred.confidence < threshold:
-            conf = pred.confidence if pred else 0.0
-            return Answer(q, NOT_FOUND_TEXT, False, conf, [], hits, method="span")
-        hit = pred.hit
-        doc = state.index.documents[hit.passage.doc_id]
-        sent = next(
-            (s for s in hit.passage.sentences if s.start <= pred.start < s.end),
-            hit.passage.sentences[0],
-        )
-        cit = make_citation(doc.text, doc.path, hit, pred.start, pred.end, sent.start, max(sent.end, pred.end))
-        return Answer(q, cit.text, True, pred.confidence, [cit], hits, method="span")
+    def _abstain(self, q: str, hits: list[Hit], confidence: float, method: str = "none") -> Answer:
+        return Answer(q, NOT_FOUND_TEXT, False, max(0.0, confidence), [], hits, method=method)  # type: ignore[arg-type]
 
-
-def make_citation(
-    doc_text: str, doc_path: str, hit: Hit, start: int, end: int, sent_start: int, sent_end: int
-) -> Citation:
-    """A citation whose text is exactly ``doc_text[start:end]``."""
-    p = hit.passage
-    return Citation(
-        doc_id=p.doc_id,
-        doc_path=doc_path,
-        passage_id=p.passage_id,
-        start=start,
-        end=end,
-        sentence_start=sent_start,
-        sentence_end=sent_end,
-        passage_start=p.start,
-        passage_end=p.end,
-        text=doc_text[start:end],
-    )
+    def _answer(self, q: str, cand: Candidate, hits: list[Hit], view: IndexView) -> Answer:
+        doc = view.document(cand.doc_id)
+        cit = Citation.make(doc, cand.hit.passage, cand.start, cand.end, cand.sentence)
+        sentence = doc.text[cit.sentence_start : cit.sentence_end]
+        return Answer(q, cit.text, True, cand.confidence, [cit], hits, method=cand.kind, sentence_text=sentence)

@@ -1,67 +1,27 @@
-"""The one vocabulary of dataclasses shared by every stage: ingest -> passages -> index -> read -> cite."""
+"""The question-answering vocabulary (hits, citations, answers), beside the index's (documents, passages)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from index.types import Document, DocumentInfo, Passage, Span
+
+__all__ = [
+    "NOT_FOUND_TEXT",
+    "Answer",
+    "Citation",
+    "Document",
+    "DocumentInfo",
+    "Hit",
+    "Method",
+    "Passage",
+    "Span",
+    "answer_json_is_consistent",
+]
 
 NOT_FOUND_TEXT = "Not found in the documents."
-
-
-@dataclass(frozen=True)
-class Document:
-    """A source file's extracted text. Every offset in the system points into ``text``."""
-
-    doc_id: str
-    path: str
-    text: str
-    sha256: str
-    title: str = ""
-
-    @property
-    def name(self) -> str:
-        return self.path.rsplit("/", 1)[-1]
-
-
-@dataclass(frozen=True)
-class Span:
-    """A half-open character range ``[start, end)`` in a document's text."""
-
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A window of consecutive sentences of one document, with exact offsets."""
-
-    passage_id: str
-    doc_id: str
-    start: int
-    end: int
-    text: str
-    sentences: tuple[Span, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "passage_id": self.passage_id,
-            "doc_id": self.doc_id,
-            "start": self.start,
-            "end": self.end,
-            "text": self.text,
-            "sentences": [[s.start, s.end] for s in self.sentences],
-        }
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Passage:
-        return cls(
-            passage_id=d["passage_id"],
-            doc_id=d["doc_id"],
-            start=d["start"],
-            end=d["end"],
-            text=d["text"],
-            sentences=tuple(Span(a, b) for a, b in d["sentences"]),
-        )
+Method = Literal["span", "sentence", "none"]
 
 
 @dataclass
@@ -75,12 +35,31 @@ class Hit:
     bm25_rank: int | None = None
     dense_rank: int | None = None
     rank: int = 0
-    row: int = -1
+
+    def to_json(self) -> dict[str, Any]:
+        p = self.passage
+        return {
+            "rank": self.rank,
+            "passage_id": p.passage_id,
+            "doc_id": p.doc_id,
+            "start": p.start,
+            "end": p.end,
+            "fused": self.fused,
+            "bm25": self.bm25,
+            "dense": self.dense,
+            "bm25_rank": self.bm25_rank,
+            "dense_rank": self.dense_rank,
+            "text": p.text,
+        }
 
 
 @dataclass(frozen=True)
 class Citation:
-    """Where an answer comes from: ``document_text[start:end] == answer text``."""
+    """Where an answer comes from: ``document.text[start:end] == text``, inside sentence and passage ranges.
+
+    ``doc_sha256`` is the sha256 of the document text the offsets point into (``docqa verify`` re-checks it);
+    ``page`` is the 1-based page of a PDF, ``heading`` the nearest heading before the answer.
+    """
 
     doc_id: str
     doc_path: str
@@ -92,11 +71,43 @@ class Citation:
     passage_start: int
     passage_end: int
     text: str
+    title: str = ""
+    page: int | None = None
+    heading: str | None = None
+    doc_sha256: str = ""
+
+    @property
+    def doc_name(self) -> str:
+        return self.doc_path.replace("\\", "/").rsplit("/", 1)[-1]
+
+    @classmethod
+    def make(cls, doc: Document, passage: Passage, start: int, end: int, sentence: Span) -> Citation:
+        """A citation of ``doc.text[start:end]`` found in ``passage`` (its sentence widened to hold the span)."""
+        return cls(
+            doc_id=doc.doc_id,
+            doc_path=doc.path,
+            passage_id=passage.passage_id,
+            start=start,
+            end=end,
+            sentence_start=min(sentence.start, start),
+            sentence_end=max(sentence.end, end),
+            passage_start=passage.start,
+            passage_end=passage.end,
+            text=doc.text[start:end],
+            title=doc.title,
+            page=doc.page_of(start),
+            heading=doc.heading_of(start),
+            doc_sha256=doc.text_sha256,
+        )
 
 
 @dataclass
 class Answer:
-    """The result of ``qa.answer``: an exact span of a source, or an abstention."""
+    """The result of ``QA.answer``: an exact span of a source, or an abstention.
+
+    ``sentence_text`` is the sentence holding the span (context shown with it); ``alternatives`` are up to two
+    other distinct answers from other passages, best first, each with its own citation and confidence.
+    """
 
     question: str
     text: str
@@ -104,19 +115,17 @@ class Answer:
     confidence: float
     citations: list[Citation] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
-    method: str = "sentence"
+    method: Method = "none"
     timings_ms: dict[str, float] = field(default_factory=dict)
+    alternatives: list[Answer] = field(default_factory=list)
+    sentence_text: str | None = None
+    index_version: str = ""
+    retrieval_query: str = ""
 
     @property
     def sentence(self) -> str | None:
-        """The passage sentence that contains the answer span (for highlighting)."""
-        if not self.citations:
-            return None
-        c = self.citations[0]
-        p = next((h.passage for h in self.hits if h.passage.passage_id == c.passage_id), None)
-        if p is None:
-            return None
-        return p.text[c.sentence_start - p.start : c.sentence_end - p.start]
+        """The document sentence that contains the answer span (for highlighting)."""
+        return self.sentence_text
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -125,23 +134,21 @@ class Answer:
             "found": self.found,
             "confidence": round(self.confidence, 4),
             "method": self.method,
+            "sentence": self.sentence_text,
             "citations": [asdict(c) for c in self.citations],
-            "hits": [
+            "alternatives": [
                 {
-                    "rank": h.rank,
-                    "passage_id": h.passage.passage_id,
-                    "doc_id": h.passage.doc_id,
-                    "start": h.passage.start,
-                    "end": h.passage.end,
-                    "fused": h.fused,
-                    "bm25": h.bm25,
-                    "dense": h.dense,
-                    "bm25_rank": h.bm25_rank,
-                    "dense_rank": h.dense_rank,
-                    "text": h.passage.text,
+                    "answer": a.text,
+                    "confidence": round(a.confidence, 4),
+                    "method": a.method,
+                    "sentence": a.sentence_text,
+                    "citations": [asdict(c) for c in a.citations],
                 }
-                for h in self.hits
+                for a in self.alternatives
             ],
+            "hits": [h.to_json() for h in self.hits],
+            "index_version": self.index_version,
+            "retrieval_query": self.retrieval_query,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }
 

@@ -18,6 +18,14 @@ SEEDS = ROOT / "seeds"
 SEED_FILE = next(SEEDS.glob("*.txt"))
 
 
+def build_index(corpus, index_dir, progress: bool = False, rebuild: bool = False):
+    """Open (build or update) the FAISS index of ``corpus``: (view, stats)."""
+    from index.sync import open_index
+
+    store, stats = open_index(corpus, index_dir, rebuild=rebuild, progress=progress)
+    return store.view(), stats
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_cache(tmp_path_factory):
     """Keep default index folders of the tests out of the user's cache."""

@@ -8,10 +8,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from index.ingest import read_document
+from index.passages import PassageSettings, make_passages
 from qa import QAError
 from qa.errors import IngestError, QuestionError
-from qa.ingest import read_document
-from qa.passages import PassageSettings, make_passages
 
 text_st = st.text(
     alphabet=st.characters(blacklist_categories=["Cs"]),
@@ -79,5 +79,5 @@ def test_answer_never_raises_undocumented_errors(seed_qa, question):
     except QAError as exc:  # pragma: no cover - any other documented error is still a failure here
         raise AssertionError(f"unexpected error type {type(exc).__name__}") from exc
     for c in ans.citations:
-        assert seed_qa.index.documents[c.doc_id].text[c.start : c.end] == ans.text == c.text
+        assert seed_qa.index.document(c.doc_id).text[c.start : c.end] == ans.text == c.text
     assert 0.0 <= ans.confidence <= 1.0

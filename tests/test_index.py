@@ -8,11 +8,15 @@ import shutil
 import numpy as np
 import pytest
 
+from index.backend import IndexSettings
 from index.bm25 import BM25Index
-from index.store import IndexSettings, build_index, load_index, open_index
-from qa.errors import IndexCorruptedError, IndexMismatchError, IndexNotFoundError
-from qa.passages import PassageSettings
-from qa.text import tokenize
+from index.faiss_store import load_version as load_index
+from index.passages import PassageSettings
+from index.sync import open_index
+from index.text import tokenize
+from qa.errors import IndexCorruptedError, IndexMismatchError, IndexNotFoundError, IndexWriteError
+
+from .conftest import build_index
 
 MOON = "The Moon is Earth's only natural satellite. It orbits at an average distance of 384,400 km."
 
@@ -26,10 +30,11 @@ def test_persist_and_reload_identical(corpus_dir, tmp_path):
     manifest = again.manifest
     assert manifest["model"].startswith("sentence-transformers/all-MiniLM-L6-v2@")
     assert manifest["settings"] == IndexSettings().to_json()
-    doc = next(iter(again.documents.values()))
+    doc = next(iter(again.docs.values()))
     assert manifest["documents"][doc.doc_id]["sha256"] == doc.sha256
+    assert manifest["documents"][doc.doc_id]["text_sha256"] == doc.text_sha256
     for p in again.passages:
-        assert again.documents[p.doc_id].text[p.start : p.end] == p.text
+        assert again.document(p.doc_id).text[p.start : p.end] == p.text
 
 
 def test_incremental_update_embeds_only_new_text(corpus_dir, tmp_path):
@@ -37,26 +42,26 @@ def test_incremental_update_embeds_only_new_text(corpus_dir, tmp_path):
     _, first = build_index(corpus_dir, ix, progress=False)
     assert first.reused == 0 and first.embedded > 0
     _, same = build_index(corpus_dir, ix, progress=False)
-    assert same.embedded == 0 and same.reused == first.embedded
+    assert same.embedded == 0 and not same.changed
     (corpus_dir / "moon.md").write_text(MOON)
     idx, added = build_index(corpus_dir, ix, progress=False)
-    assert added.documents == 2
+    assert added.documents == 2 and added.added == ["moon.md"]
     assert added.embedded == 1  # only the new passage
     assert added.reused == first.embedded
-    assert "moon.md" in idx.documents
+    assert "moon.md" in idx.docs
     (corpus_dir / "moon.md").unlink()
     idx, removed = build_index(corpus_dir, ix, progress=False)
-    assert "moon.md" not in idx.documents and removed.embedded == 0
+    assert "moon.md" not in idx.docs and removed.embedded == 0 and removed.removed == ["moon.md"]
 
 
 def test_open_index_loads_when_fresh_and_updates_when_stale(corpus_dir, tmp_path):
     ix = tmp_path / "ix"
-    a = open_index(corpus_dir, ix)
-    b = open_index(corpus_dir, ix)
+    a = open_index(corpus_dir, ix)[0].view()
+    b = open_index(corpus_dir, ix)[0].view()
     assert a.path == b.path  # loaded, not rebuilt
     (corpus_dir / "moon.md").write_text(MOON)
-    c = open_index(corpus_dir, ix)
-    assert c.path != a.path and "moon.md" in c.documents
+    c = open_index(corpus_dir, ix)[0].view()
+    assert c.path != a.path and "moon.md" in c.docs
 
 
 def test_tampered_or_truncated_file_is_detected(corpus_dir, tmp_path):
@@ -76,7 +81,7 @@ def test_tampered_or_truncated_file_is_detected(corpus_dir, tmp_path):
     with pytest.raises(IndexCorruptedError, match="missing"):
         load_index(ix)
     # the rebuild path: open_index rebuilds a damaged index from the documents
-    fixed = open_index(corpus_dir, ix)
+    fixed = open_index(corpus_dir, ix)[0].view()
     assert load_index(ix).path == fixed.path
 
 
@@ -102,17 +107,17 @@ def test_crash_mid_write_keeps_previous_index(corpus_dir, tmp_path, monkeypatch)
     ix = tmp_path / "ix"
     old, _ = build_index(corpus_dir, ix, progress=False)
     (corpus_dir / "moon.md").write_text(MOON)
-    import index.store as store
+    import index.faiss_store as store
 
     def boom(*a, **k):
-        raise OSError("disk full")
+        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store.np, "save", boom)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(store.faiss, "write_index", boom)
+    with pytest.raises(IndexWriteError, match="disk is full.*previous version is unchanged"):
         build_index(corpus_dir, ix, progress=False)
     monkeypatch.undo()
     survived = load_index(ix)
-    assert survived.path == old.path and "moon.md" not in survived.documents
+    assert survived.path == old.path and "moon.md" not in survived.docs
     assert not list(ix.glob(".tmp-*"))
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from index.ingest import ingest, read_document
+from index.passages import PassageSettings, make_passages
 from qa.errors import IngestError
-from qa.ingest import ingest, read_document
-from qa.passages import PassageSettings, make_passages
 
 from .conftest import SEED_FILE
 

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from qa.errors import ReaderError
-from qa.reader import META, MODEL_DIR, WEIGHTS, SpanReader, clean_span
+from qa.readers.span import META, MODEL_DIR, WEIGHTS, SpanReader, clean_span
 
 SHORT = [
     ("What does THAAD stand for?", "Terminal High Altitude Area Defense"),
@@ -29,11 +29,11 @@ def test_shipped_reader_is_small_and_documented():
 
 @pytest.mark.parametrize("question,expected", SHORT)
 def test_seed_questions_get_short_exact_spans(seed_qa, question, expected):
-    assert seed_qa.reader is not None, "the shipped reader must load offline"
+    assert seed_qa.span_reader is not None, "the shipped reader must load offline"
     ans = seed_qa.answer(question)
     assert ans.method == "span" and ans.found, ans.to_json()
     c = ans.citations[0]
-    doc = seed_qa.index.documents[c.doc_id]
+    doc = seed_qa.index.document(c.doc_id)
     assert doc.text[c.start : c.end] == ans.text
     assert expected in ans.text and len(ans.text) <= len(expected) + 40
     assert c.sentence_start <= c.start and c.end <= c.sentence_end  # highlighted inside its sentence
@@ -60,7 +60,7 @@ def test_tampered_weights_are_refused(tmp_path):
 def test_sentence_reader_remains_as_fallback(seed_qa):
     from qa import QA, QASettings
 
-    fallback = QA(seed_qa.index, QASettings(reader="sentence"))
+    fallback = QA(seed_qa.backend, QASettings(reader="sentence"))
     ans = fallback.answer("Where will the drill be held?")
     assert ans.method == "sentence" and "Russian military research center" in ans.text
 

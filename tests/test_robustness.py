@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from index.store import build_index, load_index
+from index.faiss_store import load_version as load_index
+from index.ingest import ingest, read_document
+from index.passages import make_passages
 from qa import QuestionError
-from qa.ingest import ingest, read_document
-from qa.passages import make_passages
 
-from .conftest import ROOT
+from .conftest import ROOT, build_index
 
 
 def _pdf_bytes(text: str) -> bytes:
@@ -65,7 +65,7 @@ def test_failed_update_loses_nothing(tmp_path, corpus_dir):
     (corpus_dir / "empty.txt").write_bytes(b"")
     after, stats = build_index(corpus_dir, ix, progress=False)
     assert len(stats.skipped) == 2
-    assert set(after.documents) == set(before.documents)
+    assert set(after.docs) == set(before.docs)
     assert len(load_index(ix)) == len(before)
 
 
@@ -95,7 +95,7 @@ def test_odd_questions_get_an_answer_or_abstention(seed_qa, question):
     ans = seed_qa.answer(question)
     if ans.found:
         c = ans.citations[0]
-        assert seed_qa.index.documents[c.doc_id].text[c.start : c.end] == ans.text
+        assert seed_qa.index.document(c.doc_id).text[c.start : c.end] == ans.text
     else:
         assert ans.citations == []
 
@@ -111,9 +111,9 @@ KILL_SCRIPT = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, {root!r})
-    from index.store import build_index
+    from index.sync import open_index
     print("start", flush=True)
-    build_index({corpus!r}, {ix!r}, progress=False)
+    open_index({corpus!r}, {ix!r})
     print("finished", flush=True)
     """
 )
@@ -136,7 +136,7 @@ def test_indexer_killed_mid_build_leaves_previous_index(tmp_path, corpus_dir):
     proc.wait()
     survived = load_index(ix)
     assert survived.path == old.path
-    assert set(survived.documents) == set(old.documents)
+    assert set(survived.docs) == set(old.docs)
     # and the next build completes and cleans up the leftovers
     new, _ = build_index(corpus_dir, ix, progress=False)
-    assert len(new.documents) == 61 and not list(ix.glob(".tmp-*"))
+    assert len(new.docs) == 61 and not list(ix.glob(".tmp-*"))

@@ -44,7 +44,7 @@ def test_answer_endpoint_returns_cited_span(client, seed_qa):
     out = client.predict("Where will the drill be held?", api_name="/answer")
     assert out["found"] is True
     c = out["citations"][0]
-    doc = seed_qa.index.documents[c["doc_id"]]
+    doc = seed_qa.index.document(c["doc_id"])
     assert doc.text[c["start"] : c["end"]] == out["answer"]
     assert "Russian military research center" in doc.text[c["sentence_start"] : c["sentence_end"]]
     assert all({"bm25", "dense", "fused"} <= set(h) for h in out["hits"])

@@ -13,8 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from qa.checksum import sha256_file  # noqa: E402
-from qa.reader import META, MODEL_DIR, WEIGHTS, quantize_state_dict  # noqa: E402
+from index.checksum import sha256_file  # noqa: E402
+from qa.readers.span import META, MODEL_DIR, WEIGHTS, quantize_state_dict  # noqa: E402
 
 
 def main() -> None:

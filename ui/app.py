@@ -8,7 +8,8 @@ from pathlib import Path
 import gradio as gr
 
 from qa.errors import QAError
-from qa.pipeline import QA, SEEDS_DIR
+from qa.pipeline import QA
+from qa.settings import SEEDS_DIR
 from ui.render import chat_message, citations_html, escape, hits_html
 
 log = logging.getLogger(__name__)

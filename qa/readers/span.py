@@ -10,19 +10,58 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, NamedTuple, get_args
 
 import numpy as np
 
-from qa.checksum import sha256_file
+from index.backend import IndexView
+from index.checksum import sha256_file
 from qa.errors import ReaderError
+from qa.readers import Candidate, Query
 from qa.types import Hit
 
-MODEL_DIR = Path(__file__).resolve().parent / "models" / "reader"
+MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "reader"
 WEIGHTS = "reader-int8.safetensors"
 META = "reader.json"
+
+Runtime = Literal["fp32", "bf16", "dynamic-int8"]
+
+
+@dataclass(frozen=True)
+class SpanReaderSettings:
+    """How the span reader reads: passages, window size, longest answer, threshold and runtime.
+
+    ``threshold`` and ``runtime`` default (None) to the values shipped in ``reader.json``.
+    """
+
+    passages: int = 3
+    max_length: int = 384
+    stride: int = 128
+    max_answer_tokens: int = 30
+    threshold: float | None = None
+    runtime: Runtime | None = None
+
+    def __post_init__(self) -> None:
+        if self.passages < 1 or self.max_answer_tokens < 1 or not 0 < self.stride < self.max_length:
+            raise ValueError(f"invalid span reader settings: {self}")
+        if self.runtime is not None and self.runtime not in get_args(Runtime):
+            raise ValueError(f"unknown reader runtime {self.runtime!r} (choose {', '.join(get_args(Runtime))})")
+        if self.threshold is not None and not 0 <= self.threshold <= 1:
+            raise ValueError(f"threshold must be within [0, 1], not {self.threshold}")
+
+
+class SpanScore(NamedTuple):
+    """The best span of one context: character offsets in the context and the logits behind it."""
+
+    start: int
+    end: int
+    score: float  # start + end logit
+    null_score: float  # CLS start + end logit of the same window
+    prob: float  # softmax probability of the span among the window's candidate spans
 
 
 def quantize_state_dict(state: dict) -> dict[str, np.ndarray]:
@@ -41,6 +80,7 @@ def quantize_state_dict(state: dict) -> dict[str, np.ndarray]:
 
 
 def dequantize_state_dict(arrays: dict[str, np.ndarray]) -> dict:
+    """The inverse of :func:`quantize_state_dict` (float32 torch tensors)."""
     import torch
 
     state = {}
@@ -53,36 +93,19 @@ def dequantize_state_dict(arrays: dict[str, np.ndarray]) -> dict:
     return state
 
 
-@dataclass
-class SpanPrediction:
-    """Best span of one reading: document offsets, scores and calibrated confidence."""
-
-    hit: Hit
-    start: int  # document offsets
-    end: int
-    score: float  # start + end logit
-    null_score: float  # CLS start + end logit of the same window
-    prob: float  # softmax probability of the span among the window's candidates
-    confidence: float
-
-
 class SpanReader:
-    """Scores answer spans inside passages with the shipped model."""
+    """Scores answer spans inside passages with the shipped model (implements ``qa.readers.Reader``)."""
 
-    def __init__(
-        self,
-        model_dir: Path = MODEL_DIR,
-        max_length: int = 384,
-        stride: int = 128,
-        max_answer_tokens: int = 30,
-        runtime: str | None = None,
-    ):
+    name = "span"
+
+    def __init__(self, model_dir: Path = MODEL_DIR, settings: SpanReaderSettings | None = None) -> None:
         import torch
         from safetensors.numpy import load_file
         from transformers import AutoConfig, AutoTokenizer, BertForQuestionAnswering
 
-        from qa.embed import model_path
+        from index.encoder import model_path
 
+        self.settings = settings or SpanReaderSettings()
         meta_path, weights = model_dir / META, model_dir / WEIGHTS
         if not meta_path.is_file() or not weights.is_file():
             raise ReaderError(f"reader model not found in {model_dir}")
@@ -103,13 +126,14 @@ class SpanReader:
                 f"reader weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})"
             )
         self.model.eval()
-        self.runtime = runtime or self.meta.get("runtime", "fp32")
-        if self.runtime == "dynamic-int8":  # int8 matmuls on CPU (chosen by measurement, see README)
+        self.runtime: Runtime = self.settings.runtime or self.meta.get("runtime", "fp32")
+        if self.runtime == "dynamic-int8":  # int8 matmuls on CPU (measured: faster, less accurate; see README)
             self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self.torch = torch
-        self.max_length = max_length
-        self.stride = stride
-        self.max_answer_tokens = max_answer_tokens
+        self.passages = self.settings.passages
+        self.threshold = (
+            self.settings.threshold if self.settings.threshold is not None else float(self.meta.get("threshold", 0.5))
+        )
         cal = self.meta.get("calibration", {})
         self.cal = (
             float(cal.get("a", 1.0)),
@@ -125,16 +149,17 @@ class SpanReader:
         z = a * (score - null_score) + b * prob + c / max(1, rank) + d
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
-    def predict(self, question: str, contexts: list[str]) -> list[tuple[int, int, float, float, float] | None]:
-        """Best (char_start, char_end, score, null_score, prob) inside each context, or None."""
+    def predict(self, question: str, contexts: Sequence[str]) -> list[SpanScore | None]:
+        """The best span inside each context (None when no window of it has one)."""
         if not contexts:
             return []
+        st = self.settings
         enc = self.tokenizer(
             [question] * len(contexts),
-            contexts,
+            list(contexts),
             truncation="only_second",
-            max_length=self.max_length,
-            stride=self.stride,
+            max_length=st.max_length,
+            stride=st.stride,
             return_overflowing_tokens=True,
             return_offsets_mapping=True,
             padding=True,
@@ -142,14 +167,19 @@ class SpanReader:
         )
         sample_map = enc.pop("overflow_to_sample_mapping").tolist()
         offsets = enc.pop("offset_mapping").tolist()
+        inputs = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
         with self._lock, self.torch.inference_mode():
-            out = self.model(**{k: v for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")})
+            if self.runtime == "bf16":
+                with self.torch.autocast("cpu", dtype=self.torch.bfloat16):
+                    out = self.model(**inputs)
+            else:
+                out = self.model(**inputs)
         starts = out.start_logits.float().numpy()
         ends = out.end_logits.float().numpy()
-        best: list[tuple[int, int, float, float, float] | None] = [None] * len(contexts)
+        best: list[SpanScore | None] = [None] * len(contexts)
         n = starts.shape[1]
         i, j = np.indices((n, n))
-        band = (j >= i) & (j - i < self.max_answer_tokens)  # end >= start, at most max_answer_tokens long
+        band = (j >= i) & (j - i < st.max_answer_tokens)  # end >= start, at most max_answer_tokens long
         for f, ci in enumerate(sample_map):
             seq = enc.sequence_ids(f)
             ctx = np.array([s == 1 for s in seq])
@@ -167,28 +197,29 @@ class SpanReader:
             cs, ce = offsets[f][si][0], offsets[f][ei][1]
             if ce <= cs:
                 continue
-            if best[ci] is None or score > best[ci][2]:
-                best[ci] = (cs, ce, score, null, prob)
+            prev = best[ci]
+            if prev is None or score > prev.score:
+                best[ci] = SpanScore(cs, ce, score, null, prob)
         return best
 
-    def best_span(self, question: str, hits: list[Hit], index) -> SpanPrediction | None:
-        """Read the passages of ``hits`` and return the most confident span (document offsets)."""
-        preds = self.predict(question, [h.passage.text for h in hits])
-        best: SpanPrediction | None = None
-        for hit, p in zip(hits, preds, strict=True):
+    def read(self, query: Query, hits: Sequence[Hit], view: IndexView) -> list[Candidate]:
+        """The best span of each of the top ``passages`` hits, most confident first."""
+        top = list(hits[: self.passages])
+        preds = self.predict(query.text, [h.passage.text for h in top])
+        out: list[Candidate] = []
+        for hit, p in zip(top, preds, strict=True):
             if p is None:
                 continue
-            cs, ce, score, null, prob = p
-            text = index.documents[hit.passage.doc_id].text
-            start, end = clean_span(
-                text, hit.passage.start + cs, hit.passage.start + ce, hit.passage.start, hit.passage.end
-            )
+            ps = hit.passage
+            text = view.document(ps.doc_id).text
+            start, end = clean_span(text, ps.start + p.start, ps.start + p.end, ps.start, ps.end)
             if end <= start:
                 continue
-            conf = self.confidence(score, null, prob, hit.rank)
-            if best is None or conf > best.confidence:
-                best = SpanPrediction(hit, start, end, score, null, prob, conf)
-        return best
+            conf = self.confidence(p.score, p.null_score, p.prob, hit.rank)
+            features = {"score": p.score, "null_score": p.null_score, "prob": p.prob, "rank": float(hit.rank)}
+            out.append(Candidate(hit, start, end, ps.sentence_at(start), "span", p.score, conf, features))
+        out.sort(key=lambda c: -c.confidence)
+        return out
 
 
 _TRAIL = " \t\n.,;:!?\"'”’)]"
@@ -213,12 +244,12 @@ def clean_span(text: str, start: int, end: int, lo: int, hi: int) -> tuple[int, 
 _load_lock = threading.Lock()
 
 
-@lru_cache(maxsize=1)
-def _cached_reader() -> SpanReader:
-    return SpanReader()
+@lru_cache(maxsize=4)
+def _cached_reader(settings: SpanReaderSettings) -> SpanReader:
+    return SpanReader(settings=settings)
 
 
-def load_reader() -> SpanReader:
-    """The shipped reader (loaded once per process); ReaderError when absent or damaged."""
+def load_reader(settings: SpanReaderSettings | None = None) -> SpanReader:
+    """The shipped reader (loaded once per process and settings); ReaderError when absent or damaged."""
     with _load_lock:
-        return _cached_reader()
+        return _cached_reader(settings or SpanReaderSettings())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -45,20 +46,40 @@ class Encoder:
 
         self.model = SentenceTransformer(str(model_path()), device="cpu")
         self.dim = int(self.model.get_sentence_embedding_dimension())
+        self.fingerprint = model_fingerprint()
         self._lock = threading.Lock()
 
-    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def encode(
+        self,
+        texts: list[str],
+        batch_size: int = 64,
+        progress: bool = False,
+        report: Callable[[str, float], None] | None = None,
+    ) -> np.ndarray:
+        """Unit vectors of ``texts`` (float32, one row per text); ``report("embedding", fraction)`` as it goes."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:
-            emb = self.model.encode(
-                texts,
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=progress,
-            )
-        return np.ascontiguousarray(emb, dtype=np.float32)
+        if report is None:
+            with self._lock:
+                emb = self._encode(texts, batch_size, progress)
+            return np.ascontiguousarray(emb, dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        step = batch_size * 8
+        for i in range(0, len(texts), step):
+            report("embedding", i / len(texts))
+            with self._lock:  # released between chunks so that queries are not starved by a long build
+                out[i : i + step] = self._encode(texts[i : i + step], batch_size, False)
+        report("embedding", 1.0)
+        return out
+
+    def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        return self.model.encode(
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,168 @@
+"""The index-backend interface: what question answering needs from any store of passages.
+
+A backend (FAISS + BM25 files, Milvus) holds documents and their passages, each indexed twice (BM25 and dense
+vectors). Reads go through an :class:`IndexView`, a consistent snapshot: a question is answered from one view,
+so an update running at the same time is either wholly visible or not at all. Writes go through
+:meth:`IndexBackend.update`, which adds, replaces and removes whole documents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, NamedTuple, Protocol, get_args, runtime_checkable
+
+import numpy as np
+
+from index.passages import PassageSettings
+from index.types import BuildStats, Document, DocumentInfo, Passage
+
+DenseKind = Literal["flat", "hnsw", "auto"]
+Report = Callable[[str, float], None]  # (stage, fraction done) during long updates
+BackendName = Literal["faiss", "milvus"]
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """Everything that changes what an index contains; recorded with the index and compared when it is opened."""
+
+    passages: PassageSettings = field(default_factory=PassageSettings)
+    dense: DenseKind = "auto"  # auto: flat up to hnsw_threshold passages, HNSW above
+    hnsw_threshold: int = 200_000
+    hnsw_m: int = 32
+    bm25_k1: float = 1.5
+    bm25_b: float = 0.75
+
+    def __post_init__(self) -> None:
+        if self.dense not in get_args(DenseKind):
+            raise ValueError(f"dense must be one of {get_args(DenseKind)}, not {self.dense!r}")
+        if self.hnsw_threshold < 0 or self.hnsw_m < 4:
+            raise ValueError(f"invalid HNSW settings (threshold {self.hnsw_threshold}, M {self.hnsw_m})")
+        if self.bm25_k1 <= 0 or not 0 <= self.bm25_b <= 1:
+            raise ValueError(f"invalid BM25 parameters k1={self.bm25_k1}, b={self.bm25_b}")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> IndexSettings:
+        d = dict(d)
+        d["passages"] = PassageSettings(**d["passages"])
+        return cls(**d)
+
+
+class Scored(NamedTuple):
+    """One retrieved passage and its raw retriever score (higher is better)."""
+
+    passage_id: str
+    score: float
+
+
+@runtime_checkable
+class IndexView(Protocol):
+    """A consistent, read-only snapshot of an index."""
+
+    version: str  # changes with every update
+    manifest: dict[str, Any]  # model fingerprint, settings, documents, skipped files
+
+    def __len__(self) -> int: ...
+
+    def bm25_search(self, query: str, k: int, doc_ids: Collection[str] | None = None) -> list[Scored]:
+        """Top-k passages by BM25, best first (only passages of ``doc_ids`` when given)."""
+        ...
+
+    def dense_search(self, vector: np.ndarray, k: int, doc_ids: Collection[str] | None = None) -> list[Scored]:
+        """Top-k passages by cosine similarity to a unit ``vector``, best first."""
+        ...
+
+    def passage(self, passage_id: str) -> Passage: ...
+
+    def document(self, doc_id: str) -> Document: ...
+
+    def documents(self) -> list[DocumentInfo]: ...
+
+    def term_idf(self, terms: Sequence[str]) -> dict[str, float]:
+        """BM25 idf of each term (a term in no passage gets the highest idf)."""
+        ...
+
+
+@runtime_checkable
+class IndexBackend(Protocol):
+    """A store of documents and passages that can be searched and updated."""
+
+    name: str
+    location: str
+
+    def view(self) -> IndexView:
+        """The current snapshot (cheap; take one per question)."""
+        ...
+
+    def load(self) -> IndexView:
+        """Open the existing index; IndexNotFoundError, IndexCorruptedError or IndexMismatchError if it cannot."""
+        ...
+
+    def reset(self) -> None:
+        """Start from an empty index (the next update indexes everything)."""
+        ...
+
+    def refresh(self) -> bool:
+        """Pick up an update made by another process; True when the view changed."""
+        ...
+
+    def update(
+        self,
+        documents: Sequence[Document] = (),
+        remove: Collection[str] = (),
+        skipped: dict[str, tuple[str, str]] | None = None,
+        progress: bool = False,
+        report: Report | None = None,
+    ) -> BuildStats:
+        """Add or replace ``documents`` and remove the ids in ``remove``, as one atomic change.
+
+        Passages of unchanged text are never re-embedded. ``skipped`` (doc id -> (source sha256, reason)) records
+        files that could not be read, so that they are not retried until they change.
+        """
+        ...
+
+    def close(self) -> None: ...
+
+
+def default_index_dir(corpus: str | Path) -> Path:
+    """Where the index of ``corpus`` lives by default: outside the source tree, in the user cache."""
+    base = os.environ.get("DOCQA_INDEX_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "docqa", "indexes"
+    )
+    resolved = Path(corpus).resolve()
+    digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:10]
+    return Path(base) / f"{resolved.name or 'root'}-{digest}"
+
+
+def document_info(doc: Document, passages: int) -> DocumentInfo:
+    """The listing entry of a document."""
+    return DocumentInfo(
+        doc_id=doc.doc_id,
+        path=doc.path,
+        title=doc.title,
+        kind=doc.kind,
+        pages=len(doc.pages),
+        passages=passages,
+        chars=len(doc.text),
+        size=doc.size,
+        added=doc.added,
+        sha256=doc.sha256,
+        text_sha256=doc.text_sha256,
+    )
+
+
+def top_k(scores: np.ndarray, k: int, positive: bool = True) -> np.ndarray:
+    """Indices of the ``k`` largest scores, best first (only positive scores when ``positive``)."""
+    if positive:
+        k = min(k, int((scores > 0).sum()))
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    top = np.argpartition(-scores, k - 1)[:k]
+    return top[np.argsort(-scores[top], kind="stable")].astype(np.int64)

@@ -1,0 +1,173 @@
+"""Read files (txt, md, html, pdf, docx) into Documents; unreadable files and files over a limit are skipped.
+
+Plain text and Markdown are read in the calling process; PDF, DOCX and HTML are extracted in a child process
+that is killed after ``IngestLimits.timeout_s``. Every skip comes with a reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from index.errors import IngestError
+from index.ingest.formats import KINDS, SUPPORTED, Extracted, extract, normalize_text, sniff
+from index.ingest.limits import IngestLimits, over_limit
+from index.ingest.worker import extract_isolated
+from index.types import Document
+
+__all__ = [
+    "SUPPORTED",
+    "IngestLimits",
+    "IngestReport",
+    "doc_id_for",
+    "ingest",
+    "iter_files",
+    "normalize_text",
+    "read_document",
+    "read_documents",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestReport:
+    """What an ingest run read and what it skipped, with the reason for each skip."""
+
+    documents: list[Document] = field(default_factory=list)
+    skipped_ids: dict[str, str] = field(default_factory=dict)  # doc id -> reason
+    unsupported: list[tuple[str, str]] = field(default_factory=list)  # (path, reason), files of other types
+    paths: dict[str, str] = field(default_factory=dict)  # doc id -> path of each skipped file
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        """(path, reason) of every file not read."""
+        return [(self.paths.get(d, d), why) for d, why in self.skipped_ids.items()] + self.unsupported
+
+    def summary(self) -> str:
+        lines = [f"{len(self.documents)} document(s) read, {len(self.skipped)} skipped"]
+        lines += [f"  skipped {p}: {why}" for p, why in self.skipped]
+        return "\n".join(lines)
+
+
+def _title(ex: Extracted) -> str:
+    if ex.title.strip():
+        return " ".join(ex.title.split())[:200]
+    first = next((ln.strip() for ln in ex.text.splitlines() if ln.strip()), "")
+    return first[:200]
+
+
+def read_document(
+    path: str | Path, doc_id: str | None = None, limits: IngestLimits | None = None, isolate: bool = True
+) -> Document:
+    """Read one file into a Document, or raise IngestError saying why it cannot be read."""
+    limits = limits or IngestLimits()
+    path = Path(path)
+    if path.suffix.lower() not in SUPPORTED:
+        raise IngestError(f"{path}: unsupported file type {path.suffix or '(none)'}")
+    try:
+        size = path.stat().st_size
+        if size > limits.max_file_bytes:
+            raise IngestError(f"{path}: {over_limit('bytes', size, limits.max_file_bytes, 'max_file_bytes')}")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not raw.strip():
+        raise IngestError(f"{path}: empty file")
+    kind = sniff(raw, path)
+    if kind in ("txt", "md") or not isolate:
+        ex = extract(raw, path, limits)
+    else:
+        ex = extract_isolated(path, limits)
+    if len(ex.text) > limits.max_chars:
+        raise IngestError(f"{path}: {over_limit('characters', len(ex.text), limits.max_chars, 'max_chars')}")
+    if not ex.text.strip():
+        raise IngestError(f"{path}: no extractable text")
+    return Document(
+        doc_id=doc_id or path.name,
+        path=str(path),
+        text=ex.text,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        title=_title(ex),
+        kind=KINDS[path.suffix.lower()],
+        pages=tuple(ex.pages),
+        headings=tuple(ex.headings),
+        size=size,
+        added=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
+
+
+def iter_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand files and folders (recursively) into files, sorted, hidden ones skipped."""
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                rel = f.relative_to(p)
+                if f.is_file() and not any(part.startswith(".") for part in rel.parts):
+                    out.append(f)
+        elif p.exists():
+            out.append(p)
+        else:
+            raise IngestError(f"{p}: no such file or folder")
+    return out
+
+
+def doc_id_for(f: Path, roots: Sequence[Path]) -> str:
+    """A file's document id: its path relative to the folder it was found in (or its name)."""
+    for r in roots:
+        if r.is_dir():
+            try:
+                return f.relative_to(r).as_posix()
+            except ValueError:
+                continue
+    return f.name
+
+
+def read_documents(
+    files: Sequence[tuple[str, Path]],
+    limits: IngestLimits | None = None,
+    progress: bool = False,
+    report: Callable[[str, float], None] | None = None,
+) -> IngestReport:
+    """Read (doc id, path) pairs; each unreadable file is reported and skipped."""
+    out = IngestReport()
+    it = files
+    if progress and len(files) > 1:
+        from tqdm import tqdm
+
+        it = tqdm(files, desc="reading", unit="file")
+    for i, (doc_id, path) in enumerate(it):
+        if report is not None:
+            report("reading", i / max(1, len(files)))
+        try:
+            out.documents.append(read_document(path, doc_id=doc_id, limits=limits))
+        except IngestError as exc:
+            log.warning("skipped %s", exc)
+            out.skipped_ids[doc_id] = str(exc).split(": ", 1)[-1]
+            out.paths[doc_id] = str(path)
+    return out
+
+
+def ingest(paths: Iterable[str | Path] | str | Path, limits: IngestLimits | None = None) -> IngestReport:
+    """Read every supported file under ``paths``; each unreadable file is reported and skipped."""
+    roots = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    todo: list[tuple[str, Path]] = []
+    unsupported: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for f in iter_files(roots):
+        if f.suffix.lower() not in SUPPORTED:
+            unsupported.append((str(f), f"unsupported file type {f.suffix or '(none)'}"))
+            continue
+        doc_id = doc_id_for(f, roots)
+        if doc_id not in seen:
+            seen.add(doc_id)
+            todo.append((doc_id, f))
+    report = read_documents(todo, limits)
+    report.unsupported = unsupported
+    return report

@@ -1,0 +1,104 @@
+"""PDF text as people read it: running headers/footers and bare page numbers dropped, broken lines joined.
+
+pypdf returns one string per page with a hard line break at the end of every printed line. This module turns the
+pages into running text: lines repeated at the top or bottom of most pages (running headers and footers, with
+their page numbers) and bare page numbers are dropped; a line break inside a paragraph becomes a space, a word
+hyphenated across a line break is joined, and paragraph ends stay as blank lines. The offset where each page's
+text starts is returned so that citations can name the page.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+
+_PAGE_NUMBER = re.compile(r"^\s*(?:page\s*)?[-–(\[]?\s*\d{1,4}\s*[-–)\]]?\s*(?:(?:of|/)\s*\d{1,4})?\s*$", re.I)
+_ROMAN = re.compile(r"^\s*[ivxlcdm]{1,6}\s*$", re.I)
+_BULLET = re.compile(r"^\s*(?:[-•*·▪◦]|\d{1,3}[.)]|[a-z][.)]|\(\w{1,3}\))\s+")
+_END = tuple('.!?:;"”’)')
+EDGE = 2  # lines at the top and at the bottom of a page that can be running headers/footers
+
+
+def _key(line: str) -> str:
+    """A line with digits and spacing normalised (page numbers inside running headers differ per page)."""
+    return re.sub(r"\s+", " ", re.sub(r"\d+", "#", line.strip().lower()))
+
+
+def _edges(lines: list[str]) -> list[int]:
+    """Indices of the first and last EDGE non-empty lines of a page."""
+    idx = [i for i, ln in enumerate(lines) if ln.strip()]
+    return sorted(set(idx[:EDGE] + idx[-EDGE:]))
+
+
+def running_lines(pages: list[list[str]]) -> set[str]:
+    """Keys of lines that repeat at the edges of at least half of the pages (at least 3 pages)."""
+    if len(pages) < 3:
+        return set()
+    counts: dict[str, int] = {}
+    for lines in pages:
+        for k in {_key(lines[i]) for i in _edges(lines)}:
+            if k and k != "#":
+                counts[k] = counts.get(k, 0) + 1
+    need = max(3, (len(pages) + 1) // 2)
+    return {k for k, c in counts.items() if c >= need}
+
+
+def _drop_edges(lines: list[str], running: set[str]) -> list[str]:
+    edges = set(_edges(lines))
+    out = []
+    for i, ln in enumerate(lines):
+        if i in edges and (_key(ln) in running or _PAGE_NUMBER.match(ln) or _ROMAN.match(ln)):
+            continue
+        out.append(ln.rstrip())
+    return out
+
+
+def _breaks_paragraph(line: str, nxt: str, width: float) -> bool:
+    """Whether the line break after ``line`` ends a paragraph (else the lines belong to one paragraph)."""
+    if not line.strip() or not nxt.strip():
+        return True
+    if _BULLET.match(nxt):
+        return True
+    short = len(line.strip()) < 0.6 * width
+    if short and line.rstrip().endswith(_END):
+        return True
+    # a short line without final punctuation followed by a capital: a heading
+    return short and nxt.lstrip()[:1].isupper() and not line.rstrip().endswith((",", "-", "–"))
+
+
+def clean_pdf_pages(pages: list[str]) -> tuple[str, list[int]]:
+    """Running text of a PDF and the offset where each page starts in it."""
+    split = [p.split("\n") for p in pages]
+    running = running_lines(split)
+    kept = [_drop_edges(lines, running) for lines in split]
+    lengths = [len(ln.strip()) for lines in kept for ln in lines if ln.strip()]
+    width = statistics.median(lengths) if lengths else 80.0
+    stream: list[tuple[int, str]] = [(pi, ln) for pi, lines in enumerate(kept) for ln in lines]
+    out: list[str] = []
+    size = 0
+    starts = [-1] * len(pages)
+    for i, (pi, line) in enumerate(stream):
+        text = line.strip()
+        if not text:
+            continue
+        if starts[pi] < 0:
+            starts[pi] = size
+        nxt = next((ln for _, ln in stream[i + 1 :] if ln.strip()), "")
+        blank_follows = i + 1 < len(stream) and not stream[i + 1][1].strip()
+        if not nxt:
+            sep = ""
+        elif re.search(r"[A-Za-z]-$", text) and nxt.lstrip()[:1].islower():
+            text, sep = text[:-1], ""  # hyphenated word across a line break
+        elif blank_follows or _breaks_paragraph(line, nxt, width):
+            sep = "\n\n"
+        else:
+            sep = " "
+        out.append(text + sep)
+        size += len(text) + len(sep)
+    # pages without text start where the next text starts
+    nxt_start = size
+    for pi in range(len(pages) - 1, -1, -1):
+        if starts[pi] < 0:
+            starts[pi] = nxt_start
+        nxt_start = starts[pi]
+    return "".join(out), starts

@@ -1,0 +1,146 @@
+"""Keep an index in step with a folder of files: read what is new or changed, drop what is gone.
+
+Change detection uses the sha256 of each source file, recorded with its document (and with each file that
+could not be read, so a broken file is not retried until it changes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from index.backend import IndexBackend, IndexSettings, Report, default_index_dir
+from index.encoder import Encoder
+from index.errors import IndexCorruptedError, IndexMismatchError, IndexNotFoundError
+from index.ingest import SUPPORTED, IngestLimits, doc_id_for, iter_files, read_documents
+from index.types import BuildStats, Document
+
+log = logging.getLogger(__name__)
+
+
+def scan(corpus: Iterable[str | Path] | str | Path) -> dict[str, tuple[Path, str]]:
+    """Supported files under ``corpus`` by document id, with the sha256 of their bytes."""
+    roots = [Path(corpus)] if isinstance(corpus, (str, Path)) else [Path(p) for p in corpus]
+    out: dict[str, tuple[Path, str]] = {}
+    for f in iter_files(roots):
+        if f.suffix.lower() not in SUPPORTED:
+            continue
+        doc_id = doc_id_for(f, roots)
+        if doc_id in out:
+            continue
+        try:
+            digest = _file_sha256(f)
+        except OSError:
+            digest = "unreadable"
+        out[doc_id] = (f, digest)
+    return out
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sync(
+    backend: IndexBackend,
+    sources: Mapping[str, tuple[Path, str]],
+    limits: IngestLimits | None = None,
+    progress: bool = False,
+    report: Report | None = None,
+) -> BuildStats:
+    """Bring ``backend`` in step with ``sources`` (doc id -> (path, sha256), as ``scan`` or ``Library.scan`` give).
+
+    Only files whose sha256 differs from the indexed (or previously skipped) version are read; documents whose
+    file is gone are removed. ``report(stage, fraction)`` is called as the work advances.
+    """
+    view = backend.view()
+    known = {d.doc_id: d.sha256 for d in view.documents()}
+    skipped_before = view.manifest.get("skipped", {})
+    todo = [
+        (doc_id, path)
+        for doc_id, (path, sha) in sources.items()
+        if known.get(doc_id) != sha and (doc_id not in skipped_before or skipped_before[doc_id][0] != sha)
+    ]
+    gone = [d for d in known if d not in sources]
+    read = read_documents(todo, limits=limits, progress=progress, report=report)
+    skipped = {doc_id: (sources[doc_id][1], why) for doc_id, why in read.skipped_ids.items()}
+    # a file that was indexed and now fails to read keeps its previous version
+    stats = backend.update(read.documents, remove=gone, skipped=skipped, progress=progress, report=report)
+    stats.skipped = [(str(sources[d][0]), why) for d, why in read.skipped_ids.items()]
+    return stats
+
+
+def sync_documents(backend: IndexBackend, documents: Sequence[Document], progress: bool = False) -> BuildStats:
+    """Make ``backend`` hold exactly ``documents`` (benchmarks index ready-made Documents this way)."""
+    wanted = {d.doc_id: d for d in documents}
+    view = backend.view()
+    have = {d.doc_id: d.text_sha256 for d in view.documents()}
+    changed = [d for d in documents if have.get(d.doc_id) != d.text_sha256]
+    gone = [d for d in have if d not in wanted]
+    return backend.update(changed, remove=gone, progress=progress)
+
+
+def make_backend(
+    kind: str = "faiss",
+    index_dir: str | Path | None = None,
+    settings: IndexSettings | None = None,
+    encoder: Encoder | None = None,
+    milvus_uri: str | None = None,
+    collection: str | None = None,
+) -> IndexBackend:
+    """A backend by name: "faiss" (files in ``index_dir``) or "milvus" (``milvus_uri``, default a Lite file)."""
+    if kind == "faiss":
+        from index.faiss_store import FaissStore
+
+        return FaissStore(index_dir, settings, encoder)
+    if kind == "milvus":
+        from index.milvus_store import MilvusStore
+
+        return MilvusStore(milvus_uri, index_dir=index_dir, settings=settings, encoder=encoder, collection=collection)
+    raise ValueError(f"unknown backend {kind!r} (choose faiss or milvus)")
+
+
+def open_index(
+    corpus: Iterable[str | Path] | str | Path,
+    index_dir: str | Path | None = None,
+    settings: IndexSettings | None = None,
+    rebuild: bool = False,
+    progress: bool = False,
+    backend: str = "faiss",
+    milvus_uri: str | None = None,
+    limits: IngestLimits | None = None,
+    encoder: Encoder | None = None,
+) -> tuple[IndexBackend, BuildStats]:
+    """Open the index of ``corpus`` and bring it up to date (only new or changed files are read and embedded).
+
+    Uploads and removals kept in the index folder (``index.library``) are part of the corpus. A damaged FAISS
+    index, or one built with another model or settings, is rebuilt from the documents. Returns the backend and
+    what the update did.
+    """
+    from index.library import Library
+
+    roots = [Path(corpus)] if isinstance(corpus, (str, Path)) else [Path(p) for p in corpus]
+    index_dir = Path(index_dir) if index_dir else default_index_dir(roots[0])
+    library = Library(roots, index_dir)
+    sources = library.scan()
+    store = make_backend(backend, index_dir, settings, encoder, milvus_uri)
+    if rebuild:
+        store.reset()
+    elif backend == "faiss":
+        try:
+            store.load()
+        except IndexNotFoundError:
+            log.info("no index yet at %s; building it", index_dir)
+            store.reset()
+        except (IndexCorruptedError, IndexMismatchError) as exc:
+            log.warning("%s -- rebuilding", exc)
+            store.reset()
+    stats = sync(store, sources, limits=limits, progress=progress)
+    for path, why in stats.skipped:
+        log.info("skipped %s: %s", path, why)
+    return store, stats

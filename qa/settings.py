@@ -1,0 +1,42 @@
+"""Typed, validated settings of the question-answering pipeline (defaults chosen on SQuAD dev half a)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, get_args
+
+from qa.fusion import FusionSettings
+from qa.readers.sentence import SentenceReaderSettings
+from qa.readers.span import SpanReaderSettings
+
+SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
+
+ReaderChoice = Literal["auto", "span", "sentence"]
+
+
+@dataclass(frozen=True)
+class QASettings:
+    """Knobs of ``QA.answer``.
+
+    ``top_k``: passages retrieved (and shown); each reader reads its own ``passages`` of them.
+    ``reader``: "auto" uses the span reader when it loads and the sentence reader otherwise.
+    ``sentence_fallback``: when the span reader abstains, a sentence scoring at least this answers (None: never).
+    ``abstain``: False always returns the best candidate (benchmarks measure readers this way).
+    """
+
+    top_k: int = 5
+    fusion: FusionSettings = field(default_factory=FusionSettings)
+    span: SpanReaderSettings = field(default_factory=SpanReaderSettings)
+    sentence: SentenceReaderSettings = field(default_factory=SentenceReaderSettings)
+    reader: ReaderChoice = "auto"
+    sentence_fallback: float | None = 0.5
+    abstain: bool = True
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be at least 1, not {self.top_k}")
+        if self.reader not in get_args(ReaderChoice):
+            raise ValueError(f"unknown reader {self.reader!r} (choose {', '.join(get_args(ReaderChoice))})")
+        if self.sentence_fallback is not None and not 0 <= self.sentence_fallback <= 1:
+            raise ValueError(f"sentence_fallback must be within [0, 1] or None, not {self.sentence_fallback}")

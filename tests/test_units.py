@@ -1,0 +1,112 @@
+"""Fast unit tests of pure functions: fusion, escaping, question cleaning, span cleanup, PDF text cleanup."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.backend import IndexSettings, top_k
+from index.ingest.pdf import clean_pdf_pages, running_lines
+from index.types import Document, Passage, Span
+from qa.errors import QuestionError
+from qa.fusion import FusionSettings, fuse
+from qa.question import clean_question
+from qa.readers.span import SpanReaderSettings, clean_span
+from qa.settings import QASettings
+from ui.render import escape, highlight
+
+
+def test_minmax_fusion_sums_normalised_scores():
+    bm25 = [("a", 10.0), ("b", 5.0), ("c", 0.0)]
+    dense = [("b", 0.9), ("d", 0.5), ("a", 0.1)]
+    out = dict(fuse(bm25, dense, FusionSettings()))
+    assert out["a"] == pytest.approx(1.0 + 0.0)
+    assert out["b"] == pytest.approx(0.5 + 1.0)
+    assert out["d"] == pytest.approx(0.5)
+    assert [k for k, _ in fuse(bm25, dense, FusionSettings())][:2] == ["b", "a"]
+
+
+def test_rrf_fusion_uses_ranks_only():
+    out = fuse([("a", 100.0), ("b", 1.0)], [("b", 0.2), ("a", 0.1)], FusionSettings(method="rrf", rrf_k=60))
+    assert out[0][1] == pytest.approx(out[1][1])  # a: 1/61 + 1/62, b: 1/62 + 1/61
+    assert [k for k, _ in out] == ["a", "b"]  # tie broken by key
+
+
+def test_fusion_with_one_empty_ranking_and_validation():
+    assert fuse([], [("x", 0.3)], FusionSettings()) == [("x", 1.0)]
+    with pytest.raises(ValueError, match="unknown fusion method"):
+        FusionSettings(method="sum")  # type: ignore[arg-type]
+
+
+def test_settings_are_validated():
+    with pytest.raises(ValueError):
+        QASettings(top_k=0)
+    with pytest.raises(ValueError, match="unknown reader"):
+        QASettings(reader="magic")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="dense must be"):
+        IndexSettings(dense="ivf")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="runtime"):
+        SpanReaderSettings(runtime="gpu")  # type: ignore[arg-type]
+
+
+def test_top_k_keeps_positive_scores_best_first():
+    import numpy as np
+
+    s = np.array([0.0, 3.0, 1.0, 2.0, -1.0])
+    assert top_k(s, 3).tolist() == [1, 3, 2]
+    assert top_k(s, 10).tolist() == [1, 3, 2]
+    assert top_k(s, 10, positive=False).tolist() == [1, 3, 2, 0, 4]
+
+
+@pytest.mark.parametrize(
+    "raw,clean",
+    [("  What\tis  THAAD? ", "What is THAAD?"), ("Wh\x00at\x1b is it?\r\n", "Wh at is it?"), ("é ü 中文", "é ü 中文")],
+)
+def test_clean_question(raw, clean):
+    assert clean_question(raw) == clean
+
+
+@pytest.mark.parametrize("bad", ["", " \n ", "\x00\x01", None, 42, "x" * 1001])
+def test_clean_question_refuses(bad):
+    with pytest.raises(QuestionError):
+        clean_question(bad)
+
+
+def test_escape_makes_markup_inert():
+    out = escape('<script>alert("x")</script> [a](javascript:b) **bold**')
+    assert "<" not in out and ">" not in out and "[" not in out and "(" not in out and "*" not in out
+    assert highlight("a <b> c", 2, 5) == "a <mark>&#60;b&#62;</mark> c"
+
+
+def test_clean_span_widens_and_trims():
+    text = "The Terminal High Altitude Area Defense (THAAD) system."
+    s, e = clean_span(text, text.index("erminal"), text.index("Area") + 2, 0, len(text))
+    assert text[s:e] == "Terminal High Altitude Area"
+    s, e = clean_span(text, text.index("Defense"), text.index("system") + 3, 0, len(text))
+    assert text[s:e] == "Defense (THAAD) system"
+
+
+def test_document_pages_and_headings():
+    doc = Document("d", "d.pdf", "page one text\n\npage two text", "x", pages=(0, 15), headings=((0, "Intro"),))
+    assert doc.page_of(0) == 1 and doc.page_of(14) == 1 and doc.page_of(15) == 2
+    assert doc.page_span(2) == Span(15, len(doc.text))
+    assert doc.heading_of(20) == "Intro"
+    assert Document("t", "t.txt", "abc", "x").page_of(1) is None
+    p = Passage("d#0", "d", 0, 13, "page one text", (Span(0, 4), Span(5, 13)))
+    assert p.sentence_at(6) == Span(5, 13) and p.sentence_at(99) == Span(0, 4)
+
+
+def test_pdf_cleanup_drops_running_header_and_page_numbers_and_joins_lines():
+    animals = ["fox", "cat", "owl", "elk"]
+    pages = [
+        f"Shared MIME-info Database\nThe {a} jumps over the lazy dog and keeps running far into the\n"
+        f"distant hills where the speci-\nfication says nothing about the {a}. It ends here.\n{n}"
+        for n, a in enumerate(animals, start=1)
+    ]
+    assert "shared mime-info database" in running_lines([p.split("\n") for p in pages])
+    text, starts = clean_pdf_pages(pages)
+    assert "Shared MIME-info" not in text
+    assert "into the distant hills" in text and "specification says" in text
+    assert "\n1\n" not in text and not text.rstrip().endswith("4")
+    assert len(starts) == 4 and starts[0] == 0 and starts == sorted(starts)
+    for a, s in zip(animals, starts, strict=True):
+        assert text[s:].startswith(f"The {a} jumps")

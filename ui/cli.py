@@ -1,0 +1,32 @@
+"""The ``docqa`` command: the question-answering commands of ``qa.cli`` plus ``docqa serve``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from qa.cli import build_parser, corpus_options, run
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from ui.app import launch
+
+    launch(corpus=args.corpus, index_dir=args.index, host=args.host, port=args.port)
+    return 0
+
+
+def add_serve(sub) -> None:
+    """Add ``docqa serve`` to the question-answering commands."""
+    p = sub.add_parser("serve", help="start the chat (Gradio) and the REST API")
+    corpus_options(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.set_defaults(func=_cmd_serve)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(build_parser(add_serve).parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
