@@ -47,7 +47,9 @@ def cmd_speed(args) -> dict:
         for i, fb in enumerate(batches):
             inputs = collate(fb)
             t = time.perf_counter()
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "bf16"):  # fp32-medium: bf16 inside matmuls
+            with torch.autocast(
+                "cpu", dtype=torch.bfloat16, enabled=mode == "bf16"
+            ):  # fp32-medium: bf16 inside matmuls
                 loss = model(**inputs).loss
             loss.backward()
             opt.step()

@@ -24,7 +24,7 @@ from index.ingest.limits import over_limit
 from index.sync import scan
 
 UPLOADS = "uploads"
-_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+_UNSAFE = re.compile(r"[^\w.() -]+")
 
 
 def safe_filename(name: str) -> str:

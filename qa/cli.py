@@ -1,4 +1,10 @@
-"""Command line of the question-answering layer: ``docqa index``, ``docqa ask`` (thin layers over the Python API).
+"""Command line of the question-answering layer (thin layers over the Python API ``qa.QA``).
+
+    docqa index [FOLDER] [--rebuild]         build or update an index
+    docqa ask "question" [--doc ID] [--json] answer (questions also one per line on stdin)
+    docqa add FILE...  /  docqa remove ID  /  docqa list
+    docqa eval FILE.jsonl                    your labelled questions: EM/F1, cited documents, abstention
+    docqa verify FILE.jsonl                  re-check saved answers against the current documents
 
 The ``docqa`` entry point is ``ui.cli``, which adds ``docqa serve`` (the chat and REST API) on top of these.
 """
@@ -8,14 +14,55 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from index.ingest import IngestLimits
 from qa.errors import QAError
 from qa.settings import SEEDS_DIR
+
+
+def corpus_options(p: argparse.ArgumentParser) -> None:
+    """--corpus, --index, --backend and --milvus-uri, shared by every command that opens an index."""
+    p.add_argument("--corpus", default=str(SEEDS_DIR), help="folder or file of documents (default: seeds/)")
+    p.add_argument("--index", default=None, help="index folder (default: in ~/.cache/docqa/indexes)")
+    p.add_argument("--backend", choices=["faiss", "milvus"], default="faiss", help="index backend (default faiss)")
+    p.add_argument("--milvus-uri", default=None, help="Milvus URI (default: a Milvus Lite file in the index folder)")
+
+
+def limit_options(p: argparse.ArgumentParser) -> None:
+    """The ingestion limits (IngestLimits), each raisable from the command line."""
+    d = IngestLimits()
+    p.add_argument("--max-file-bytes", type=int, default=d.max_file_bytes)
+    p.add_argument("--max-chars", type=int, default=d.max_chars, help="characters of text per document")
+    p.add_argument("--max-pdf-pages", type=int, default=d.max_pdf_pages)
+    p.add_argument("--max-docx-xml-bytes", type=int, default=d.max_docx_xml_bytes)
+    p.add_argument("--max-compression-ratio", type=float, default=d.max_compression_ratio)
+    p.add_argument("--timeout-s", type=float, default=d.timeout_s, help="seconds to read one PDF/DOCX/HTML file")
+
+
+def _limits(args: argparse.Namespace) -> IngestLimits:
+    return IngestLimits(
+        max_file_bytes=args.max_file_bytes,
+        max_chars=args.max_chars,
+        max_pdf_pages=args.max_pdf_pages,
+        max_docx_xml_bytes=args.max_docx_xml_bytes,
+        max_compression_ratio=args.max_compression_ratio,
+        timeout_s=args.timeout_s,
+    )
+
+
+def _service(args: argparse.Namespace, progress: bool = False):
+    from qa.pipeline import QA
+
+    limits = _limits(args) if hasattr(args, "max_chars") else None
+    return QA.from_corpus(
+        args.corpus, args.index, backend=args.backend, milvus_uri=args.milvus_uri, progress=progress, limits=limits
+    )
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
@@ -23,7 +70,15 @@ def _cmd_index(args: argparse.Namespace) -> int:
     from index.sync import open_index
 
     index_dir = Path(args.index) if args.index else default_index_dir(args.corpus)
-    _, stats = open_index(args.corpus, index_dir, rebuild=args.rebuild, progress=not args.quiet)
+    _, stats = open_index(
+        args.corpus,
+        index_dir,
+        rebuild=args.rebuild,
+        progress=not args.quiet,
+        backend=args.backend,
+        milvus_uri=args.milvus_uri,
+        limits=_limits(args),
+    )
     for path, why in stats.skipped:
         print(f"skipped {path}: {why}", file=sys.stderr)
     print(
@@ -33,12 +88,17 @@ def _cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _format_answer(ans) -> str:
-    lines = [f"Q: {ans.question}", f"A: {ans.text}", f"   confidence {ans.confidence:.2f} ({ans.method} reader)"]
+def format_answer(ans) -> str:
+    """An answer as plain text for the terminal."""
+    lines = [f"Q: {ans.question}", f"A: {ans.text}", f"   confidence {ans.confidence:.2f} ({ans.method})"]
     for c in ans.citations:
-        lines.append(f"   source: {c.doc_id} [{c.start}:{c.end}] passage {c.passage_id}")
-        sent = ans.sentence or ""
-        lines.append(f"   sentence: {sent}")
+        where = f", p. {c.page}" if c.page is not None else (f", § {c.heading}" if c.heading else "")
+        title = f"“{c.title}” " if c.title and c.title != c.doc_name else ""
+        lines.append(f"   source: {title}{c.doc_id}{where} [{c.start}:{c.end}] passage {c.passage_id}")
+        lines.append(f"   sentence: {ans.sentence or ''}")
+    for i, alt in enumerate(ans.alternatives, start=2):
+        c = alt.citations[0]
+        lines.append(f"   answer {i}: {alt.text} ({c.doc_id} [{c.start}:{c.end}], confidence {alt.confidence:.2f})")
     if not ans.found and ans.hits:
         lines.append("   closest passages:")
         for h in ans.hits[:3]:
@@ -47,14 +107,12 @@ def _format_answer(ans) -> str:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from qa.pipeline import QA
-
-    service = QA.from_corpus(args.corpus, args.index)
+    service = _service(args)
     questions = args.question or [ln for ln in sys.stdin.read().splitlines() if ln.strip()]
     rc = 0
     for q in questions:
         try:
-            ans = service.answer(q, k=args.k)
+            ans = service.answer(q, k=args.k, doc_ids=args.doc or None)
         except QAError as exc:
             rc = 2
             if args.json:
@@ -62,14 +120,58 @@ def _cmd_ask(args: argparse.Namespace) -> int:
             else:
                 print(f"error: {exc}", file=sys.stderr)
             continue
-        print(json.dumps(ans.to_json(), ensure_ascii=False) if args.json else _format_answer(ans))
+        print(json.dumps(ans.to_json(), ensure_ascii=False) if args.json else format_answer(ans))
     return rc
 
 
-def corpus_options(p: argparse.ArgumentParser) -> None:
-    """--corpus and --index, shared by every command that opens an index."""
-    p.add_argument("--corpus", default=str(SEEDS_DIR), help="folder or file of documents (default: seeds/)")
-    p.add_argument("--index", default=None, help="index folder (default: in ~/.cache/docqa/indexes)")
+def _cmd_add(args: argparse.Namespace) -> int:
+    service = _service(args)
+    ids, stats = service.add_files(args.files)
+    for path, why in stats.skipped:
+        print(f"skipped {path}: {why}", file=sys.stderr)
+    print(f"added {', '.join(ids)}; {stats.documents} document(s), {stats.passages} passages in the index")
+    return 0 if not stats.skipped else 1
+
+
+def _cmd_remove(args: argparse.Namespace) -> int:
+    service = _service(args)
+    for doc_id in args.doc_ids:
+        stats = service.remove_document(doc_id)
+        print(f"removed {doc_id}; {stats.documents} document(s), {stats.passages} passages in the index")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    docs = _service(args).documents()
+    if args.json:
+        print(json.dumps([d.__dict__ for d in docs], indent=1))
+        return 0
+    print(f"{'id':40} {'type':5} {'pages':>5} {'passages':>8} {'bytes':>10}  title")
+    for d in docs:
+        print(f"{d.doc_id[:40]:40} {d.kind:5} {d.pages or '':>5} {d.passages:>8} {d.size:>10}  {d.title[:60]}")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from qa.feedback import evaluate, read_jsonl
+
+    rep = evaluate(_service(args), read_jsonl(args.file))
+    for row in rep.rows if args.verbose_rows else []:
+        print(json.dumps(row, ensure_ascii=False))
+    for e in rep.errors:
+        print(f"error: {e}", file=sys.stderr)
+    print(json.dumps(rep.summary(), indent=1))
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from qa.feedback import read_jsonl, verify
+
+    problems = verify(_service(args).index, read_jsonl(args.file))
+    for p in problems:
+        print(json.dumps(p, ensure_ascii=False))
+    print(f"{len(problems)} citation(s) no longer hold", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.ArgumentParser:
@@ -81,16 +183,47 @@ def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.Argume
     p = sub.add_parser("index", help="build or update the index of a folder")
     p.add_argument("corpus", nargs="?", default=str(SEEDS_DIR))
     p.add_argument("--index", default=None)
+    p.add_argument("--backend", choices=["faiss", "milvus"], default="faiss")
+    p.add_argument("--milvus-uri", default=None)
     p.add_argument("--rebuild", action="store_true", help="re-embed everything, ignoring the previous index")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    limit_options(p)
     p.set_defaults(func=_cmd_index)
 
     p = sub.add_parser("ask", help="answer questions (arguments, or one per line on stdin)")
     p.add_argument("question", nargs="*")
     corpus_options(p)
-    p.add_argument("-k", type=int, default=5, help="passages to retrieve")
+    p.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
+    p.add_argument("--doc", action="append", help="ask within this document id (repeatable)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_ask)
+
+    p = sub.add_parser("add", help="add files to the index (copied in beside the index)")
+    p.add_argument("files", nargs="+")
+    corpus_options(p)
+    limit_options(p)
+    p.set_defaults(func=_cmd_add)
+
+    p = sub.add_parser("remove", help="remove documents from the index (your own files stay on disk)")
+    p.add_argument("doc_ids", nargs="+")
+    corpus_options(p)
+    p.set_defaults(func=_cmd_remove)
+
+    p = sub.add_parser("list", help="list the indexed documents")
+    corpus_options(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("eval", help="score your labelled questions (JSONL: question, answer, optional document)")
+    p.add_argument("file")
+    corpus_options(p)
+    p.add_argument("--rows", dest="verbose_rows", action="store_true", help="print every question's result")
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("verify", help="re-check saved answers (feedback log or ask --json output)")
+    p.add_argument("file")
+    corpus_options(p)
+    p.set_defaults(func=_cmd_verify)
 
     if extend is not None:
         extend(sub)
@@ -101,8 +234,6 @@ def run(args: argparse.Namespace) -> int:
     """Run a parsed command; documented errors become a message and exit code 2."""
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     if not args.verbose:
-        import os
-
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         warnings.filterwarnings("ignore")

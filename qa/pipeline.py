@@ -1,31 +1,43 @@
-"""retrieve -> read -> decide -> cite: the question-answering service behind ``qa.answer``."""
+"""retrieve -> read -> decide -> cite: the question-answering service behind ``qa.answer``.
+
+:class:`QA` is the one Python API that the CLI, the chat and the REST API call: questions (with follow-ups,
+document filters and alternatives), documents (add, remove, list, open a source), feedback.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable
+import re
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
-from index.backend import IndexBackend, IndexSettings, IndexView
+from index.backend import IndexBackend, IndexSettings, IndexView, Report, default_index_dir
 from index.encoder import Encoder, get_encoder
 from index.ingest import IngestLimits
+from index.library import Library
 from index.sync import open_index, sync
 from index.text import tokenize
-from index.types import BuildStats
+from index.types import BuildStats, DocumentInfo
+from qa.cite import SourceExcerpt, source_excerpt
 from qa.errors import SettingsError
+from qa.feedback import FeedbackLog, Rating
+from qa.followup import Turn, resolve
+from qa.metrics import normalize_answer
 from qa.question import clean_question
 from qa.readers import Candidate, Query, Reader
 from qa.readers.sentence import SentenceReader
 from qa.retrieve import RetrievalMode, Retriever
 from qa.settings import SEEDS_DIR, QASettings
 from qa.timing import Timings
-from qa.types import NOT_FOUND_TEXT, Answer, Citation, Hit
+from qa.types import NOT_FOUND_TEXT, Answer, Citation, Hit, Method
 
 log = logging.getLogger(__name__)
 
+_WHY_HOW = re.compile(r"^\s*(why|how (do|does|did|is|are|was|were|can|could|should|would))\b", re.I)
+
 
 class QA:
-    """A question-answering service over one index backend."""
+    """A question-answering service over one index backend (and, when opened on folders, their library)."""
 
     def __init__(
         self,
@@ -33,15 +45,18 @@ class QA:
         settings: QASettings | None = None,
         encoder: Encoder | None = None,
         span_reader: Reader | None = None,
-        corpus: Iterable[str | Path] | None = None,
+        library: Library | None = None,
+        limits: IngestLimits | None = None,
     ) -> None:
         self.settings = settings or QASettings()
         self.backend = backend
         self.encoder = encoder or get_encoder()
-        self.corpus = [Path(p) for p in corpus] if corpus is not None else None
+        self.library = library
+        self.limits = limits or IngestLimits()
         self.retriever = Retriever(self.encoder, self.settings.fusion)
         self.sentence_reader = SentenceReader(self.encoder, self.settings.sentence)
         self.span_reader = span_reader if span_reader is not None else self._load_span_reader()
+        self.feedback = FeedbackLog(library.state_dir / "feedback.jsonl") if library is not None else None
 
     @classmethod
     def from_corpus(
@@ -56,8 +71,13 @@ class QA:
         milvus_uri: str | None = None,
         limits: IngestLimits | None = None,
     ) -> QA:
-        """Open (or build, when missing, stale or damaged) the index of ``corpus`` and serve it."""
+        """Open (or build, when missing, stale or damaged) the index of ``corpus`` and serve it.
+
+        ``backend``: "faiss" (default; files in ``index_dir``) or "milvus" (``milvus_uri``; default a Milvus Lite
+        file in ``index_dir``).
+        """
         roots = [Path(corpus)] if isinstance(corpus, (str, Path)) else [Path(p) for p in corpus]
+        index_dir = Path(index_dir) if index_dir else default_index_dir(roots[0])
         store, _ = open_index(
             roots,
             index_dir,
@@ -68,7 +88,7 @@ class QA:
             milvus_uri=milvus_uri,
             limits=limits,
         )
-        return cls(store, settings, corpus=roots)
+        return cls(store, settings, library=Library(roots, index_dir), limits=limits)
 
     def _load_span_reader(self) -> Reader | None:
         if self.settings.reader == "sentence":
@@ -83,18 +103,56 @@ class QA:
             log.warning("span reader unavailable (%s); answering with whole sentences", exc)
             return None
 
-    # ------------------------------------------------------------ index
+    # ------------------------------------------------------------ documents
 
     @property
     def index(self) -> IndexView:
         """The index snapshot questions are answered from right now."""
         return self.backend.view()
 
-    def sync(self, progress: bool = False, limits: IngestLimits | None = None) -> BuildStats:
-        """Re-read the corpus folder(s): index new and changed files, drop removed ones."""
-        if self.corpus is None:
-            raise SettingsError("this service was not opened on a folder; use backend.update() with documents")
-        return sync(self.backend, self.corpus, limits=limits, progress=progress)
+    def require_library(self) -> Library:
+        """The library of this service (SettingsError when it was not opened on folders)."""
+        if self.library is None:
+            raise SettingsError("this service was not opened on folders (QA.from_corpus); it has no library")
+        return self.library
+
+    def sync(self, progress: bool = False, report: Report | None = None) -> BuildStats:
+        """Re-read the library: index new and changed files, drop removed ones."""
+        return sync(self.backend, self.require_library().scan(), limits=self.limits, progress=progress, report=report)
+
+    def documents(self) -> list[DocumentInfo]:
+        """The indexed documents (title, file, type, pages, passages, size, added)."""
+        return sorted(self.backend.view().documents(), key=lambda d: d.doc_id)
+
+    def add_upload(self, name: str, data: bytes, report: Report | None = None) -> tuple[str, BuildStats]:
+        """Store an uploaded file (size-limited, type-checked, never overwriting another) and index it."""
+        doc_id = self.require_library().save_upload(name, data, self.limits)
+        return doc_id, self.sync(report=report)
+
+    def add_files(self, paths: Sequence[str | Path], report: Report | None = None) -> tuple[list[str], BuildStats]:
+        """Add files (copied in as uploads, or included again if they are in a corpus folder) and index them."""
+        ids = [self.require_library().add_path(p, self.limits) for p in paths]
+        return ids, self.sync(report=report)
+
+    def remove_document(self, doc_id: str, report: Report | None = None) -> BuildStats:
+        """Remove a document from the index (an upload's file is deleted; a corpus file is only excluded)."""
+        if doc_id not in {d.doc_id for d in self.backend.view().documents()}:
+            raise SettingsError(f"unknown document {doc_id!r}")
+        self.require_library().remove(doc_id)
+        return self.sync(report=report)
+
+    def source(self, doc_id: str, start: int = 0, end: int = 0) -> SourceExcerpt:
+        """The text around ``[start, end)`` of a document (its page, for a PDF), to show a citation in context."""
+        view = self.backend.view()
+        if doc_id not in {d.doc_id for d in view.documents()}:
+            raise SettingsError(f"unknown document {doc_id!r}")
+        return source_excerpt(view.document(doc_id), start, end)
+
+    def rate(self, answer: Answer | dict, rating: Rating, comment: str = "") -> dict:
+        """Record thumbs up/down for an answer in the feedback log beside the index."""
+        if self.feedback is None:
+            raise SettingsError("this service has no index folder to keep feedback in")
+        return self.feedback.add(answer, rating, comment)
 
     # ------------------------------------------------------------ questions
 
@@ -107,30 +165,37 @@ class QA:
     ) -> list[Hit]:
         """Top passages for ``question`` (after validation)."""
         q = clean_question(question)
-        return self.retriever.search(self.backend.view(), q, self._k(k), mode=mode, doc_ids=self._docs(doc_ids))
+        view = self.backend.view()
+        return self.retriever.search(view, q, self._k(k), mode=mode, doc_ids=self._docs(doc_ids, view))
 
     def _k(self, k: int | None) -> int:
         if k is None:
             return self.settings.top_k
-        if not isinstance(k, int) or k < 1:
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise SettingsError(f"k (passages to retrieve) must be a positive integer, not {k!r}")
         return k
 
-    def _docs(self, doc_ids: Collection[str] | None, view: IndexView | None = None) -> list[str] | None:
+    def _docs(self, doc_ids: Collection[str] | None, view: IndexView) -> list[str] | None:
         if doc_ids is None:
             return None
         ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
-        view = view or self.backend.view()
         known = {d.doc_id for d in view.documents()}
         unknown = [d for d in ids if d not in known]
         if unknown:
-            raise SettingsError(f"unknown document(s): {', '.join(unknown[:5])}")
+            raise SettingsError(f"unknown document(s): {', '.join(map(repr, unknown[:5]))}")
         return ids
 
-    def answer(self, question: str, k: int | None = None, doc_ids: Collection[str] | None = None) -> Answer:
+    def answer(
+        self,
+        question: str,
+        k: int | None = None,
+        doc_ids: Collection[str] | None = None,
+        history: Sequence[Turn] | None = None,
+    ) -> Answer:
         """Answer ``question`` with an exact span of a document, or abstain.
 
-        ``doc_ids`` restricts the question to those documents; ``k`` is the number of passages retrieved.
+        ``k``: passages retrieved (and shown); ``doc_ids``: only these documents; ``history``: the earlier turns of
+        the conversation, so that a follow-up ("When did it end?") is understood.
         """
         timings = Timings()
         with timings.stage("total"):
@@ -138,44 +203,80 @@ class QA:
             k = self._k(k)
             view = self.backend.view()
             docs = self._docs(doc_ids, view)
+            resolved = resolve(q, list(history or []))
             with timings.stage("embed_query"):
-                qvec = self.encoder.encode([q])[0]
-            hits = self.retriever.search(view, q, k, query_vec=qvec, doc_ids=docs, timings=timings)
-            query = Query(q, qvec, tuple(tokenize(q)))
+                qvec = self.encoder.encode([resolved.retrieval_query])[0]
+            n = max(k, self.span_reader.passages if self.span_reader is not None else 0)
+            hits = self.retriever.search(
+                view, resolved.retrieval_query, n, query_vec=qvec, doc_ids=docs, timings=timings
+            )
+            if resolved.follow_up:
+                qvec = self.encoder.encode([resolved.question])[0]
+            query = Query(resolved.question, qvec, tuple(tokenize(resolved.question)))
             with timings.stage("read"):
                 ans = self._decide(query, hits, view)
+        ans.question = q
         ans.timings_ms = dict(timings)
         ans.index_version = view.version
-        ans.retrieval_query = q
+        ans.retrieval_query = resolved.retrieval_query
         return ans
 
     # ------------------------------------------------------------ deciding
 
     def _decide(self, query: Query, hits: list[Hit], view: IndexView) -> Answer:
-        """Span reader first; when it abstains, a confident whole sentence; else abstain."""
+        """The reader's most confident span answers when it is credible; otherwise abstain (see QASettings)."""
+        st = self.settings
         if not hits:
             return self._abstain(query.text, hits, 0.0)
         if self.span_reader is None:
             cands = self.sentence_reader.read(query, hits, view)
-            if cands and (cands[0].score >= self.sentence_reader.threshold or not self.settings.abstain):
-                return self._answer(query.text, cands[0], hits, view)
+            if cands and (cands[0].score >= self.sentence_reader.threshold or not st.abstain):
+                return self._answer(query, cands[0], hits, view, "sentence")
             return self._abstain(query.text, hits, cands[0].confidence if cands else 0.0, "sentence")
         spans = self.span_reader.read(query, hits, view)
-        threshold = getattr(self.span_reader, "threshold", 0.5)
-        if spans and (spans[0].confidence >= threshold or not self.settings.abstain):
-            return self._answer(query.text, spans[0], hits, view)
-        if self.settings.sentence_fallback is not None:
-            # long answers (quotes, explanations) are beyond the span reader: a confident sentence answers
+        threshold = float(getattr(self.span_reader, "threshold", 0.5))
+        if spans and (spans[0].confidence >= threshold or not st.abstain):
+            method: Method = "span"
+            if st.sentence_answers == "why-how" and _WHY_HOW.search(query.text):
+                method = "sentence"
+            ans = self._answer(query, spans[0], hits, view, method)
+            ans.alternatives = self._alternatives(query, spans, hits, view, threshold)
+            return ans
+        if st.sentence_fallback is not None:
             sents = self.sentence_reader.read(query, hits, view)
-            if sents and sents[0].score >= self.settings.sentence_fallback:
-                return self._answer(query.text, sents[0], hits, view)
+            if sents and sents[0].score >= st.sentence_fallback:
+                return self._answer(query, sents[0], hits, view, "sentence")
         return self._abstain(query.text, hits, spans[0].confidence if spans else 0.0, "span")
 
-    def _abstain(self, q: str, hits: list[Hit], confidence: float, method: str = "none") -> Answer:
-        return Answer(q, NOT_FOUND_TEXT, False, max(0.0, confidence), [], hits, method=method)  # type: ignore[arg-type]
+    def _alternatives(
+        self, query: Query, spans: list[Candidate], hits: list[Hit], view: IndexView, threshold: float
+    ) -> list[Answer]:
+        """Up to ``settings.alternatives`` other credible answers (confidence over the threshold), each from another
+        passage, never the same text twice."""
+        seen = {normalize_answer(view.document(spans[0].doc_id).text[spans[0].start : spans[0].end])}
+        used = {spans[0].hit.passage.passage_id}
+        out: list[Answer] = []
+        for c in spans[1:]:
+            if len(out) >= self.settings.alternatives or c.confidence < threshold:
+                break
+            key = normalize_answer(view.document(c.doc_id).text[c.start : c.end])
+            if key in seen or c.hit.passage.passage_id in used:
+                continue
+            seen.add(key)
+            used.add(c.hit.passage.passage_id)
+            alt = self._answer(query, c, hits, view, "span")
+            alt.hits = []
+            out.append(alt)
+        return out
 
-    def _answer(self, q: str, cand: Candidate, hits: list[Hit], view: IndexView) -> Answer:
+    def _abstain(self, q: str, hits: list[Hit], confidence: float, method: Method = "none") -> Answer:
+        return Answer(q, NOT_FOUND_TEXT, False, max(0.0, confidence), [], hits, method=method)
+
+    def _answer(self, query: Query, cand: Candidate, hits: list[Hit], view: IndexView, method: Method) -> Answer:
         doc = view.document(cand.doc_id)
-        cit = Citation.make(doc, cand.hit.passage, cand.start, cand.end, cand.sentence)
+        start, end = (cand.sentence.start, cand.sentence.end) if method == "sentence" else (cand.start, cand.end)
+        if method == "sentence":  # a sentence answer is one whole sentence, never more
+            start, end = min(start, cand.start), max(end, cand.end)
+        cit = Citation.make(doc, cand.hit.passage, start, end, cand.sentence)
         sentence = doc.text[cit.sentence_start : cit.sentence_end]
-        return Answer(q, cit.text, True, cand.confidence, [cit], hits, method=cand.kind, sentence_text=sentence)
+        return Answer(query.text, cit.text, True, cand.confidence, [cit], hits, method=method, sentence_text=sentence)

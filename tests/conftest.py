@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import threading
+import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -50,3 +55,34 @@ def corpus_dir(tmp_path) -> Path:
     d.mkdir()
     shutil.copy(SEED_FILE, d / SEED_FILE.name)
     return d
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve(service, **kwargs) -> Iterator[str]:
+    """The real server (FastAPI + the Gradio chat at /) on a free loopback port, in a background thread."""
+    import uvicorn
+
+    from ui.server import create_server
+
+    app = create_server(service, **kwargs)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}/"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        if app.state.pool is not None:
+            app.state.pool.close()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
+
+from .conftest import serve
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
@@ -28,20 +29,14 @@ window.alert = () => { window.__pwned = 'alert'; };
 
 @pytest.fixture(scope="module")
 def evil_app(tmp_path_factory):
-    from qa import QA
-    from ui.app import CSS, create_app
+    from qa import QA, QASettings
 
     corpus = tmp_path_factory.mktemp("evil")
     (corpus / "evil.md").write_text(EVIL)
-    service = QA.from_corpus(corpus, tmp_path_factory.mktemp("evil-ix"))
-    demo = create_app(service)
-    demo.queue()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, css=CSS)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    # rendering is under test, not abstention: always answer, so the hostile sentence reaches every panel
+    service = QA.from_corpus(corpus, tmp_path_factory.mktemp("evil-ix"), settings=QASettings(abstain=False))
+    with serve(service) as url:
+        yield url
 
 
 def test_hostile_document_renders_as_text(evil_app):
@@ -64,7 +59,8 @@ def test_hostile_document_renders_as_text(evil_app):
             page = browser.new_page()
             page.add_init_script(INIT)
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.goto(evil_app, wait_until="networkidle")
+            page.goto(evil_app, wait_until="load")
+            page.locator("#docqa-question textarea").wait_for(timeout=60_000)
             page.locator("#docqa-question textarea").fill("What is the launch code of the Orion project?")
             page.locator("#docqa-ask").click()
             page.wait_for_function(

@@ -8,11 +8,12 @@ import subprocess
 import sys
 
 from .conftest import SEEDS
+from .factory import make_docx
 
 
 def _docqa(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     exe = shutil.which("docqa") or sys.executable
-    cmd = [exe, *args] if exe != sys.executable else [exe, "-m", "qa.cli", *args]
+    cmd = [exe, *args] if exe != sys.executable else [exe, "-m", "ui.cli", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
@@ -26,7 +27,7 @@ def test_index_then_ask_json(tmp_path):
     out = json.loads(r.stdout)
     assert out["found"] and out["citations"][0]["text"] == out["answer"]
     r = _docqa("ask", "What is THAAD?", "--corpus", str(SEEDS), "--index", str(ix))
-    assert r.returncode == 0 and "A: " in r.stdout and "source: 000_01cb2e2d8b3a0f1d.txt" in r.stdout
+    assert r.returncode == 0 and "A: " in r.stdout and "000_01cb2e2d8b3a0f1d.txt [" in r.stdout
 
 
 def test_errors_are_messages_with_nonzero_status(tmp_path):
@@ -34,3 +35,59 @@ def test_errors_are_messages_with_nonzero_status(tmp_path):
     assert r.returncode == 2 and "error: the question is empty" in r.stderr and "Traceback" not in r.stderr
     r = _docqa("index", str(tmp_path / "missing"), "--index", str(tmp_path / "ix2"))
     assert r.returncode == 2 and "no such file" in r.stderr
+
+
+def _run(capsys, *args: str) -> subprocess.CompletedProcess:
+    from ui.cli import main
+
+    capsys.readouterr()
+    rc = main(list(args))
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(args, rc, out.out, out.err)
+
+
+def test_add_list_ask_within_remove_eval_verify(tmp_path, capsys):
+    """In-process (the same argparse -> QA path as the console script, without a model load per command)."""
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    ix = tmp_path / "ix"
+    opts = ["--corpus", str(corpus), "--index", str(ix)]
+    manual = make_docx(tmp_path / "ferry.docx")
+    r = _run(capsys, "add", str(manual), *opts)
+    assert r.returncode == 0 and "added uploads/ferry.docx" in r.stdout, r.stderr
+    r = _run(capsys, "list", *opts, "--json")
+    docs = {d["doc_id"]: d for d in json.loads(r.stdout)}
+    assert docs["uploads/ferry.docx"]["title"] == "Ferry Operations Manual" and len(docs) == 2
+    r = _run(capsys, "ask", "When does the first ferry leave?", "--doc", "uploads/ferry.docx", *opts, "--json")
+    saved = tmp_path / "answers.jsonl"
+    saved.write_text(r.stdout)
+    out = json.loads(r.stdout)
+    assert out["found"] and "6:40" in out["answer"] and out["citations"][0]["heading"] == "Departures"
+    labelled = tmp_path / "mine.jsonl"
+    labelled.write_text(
+        "\n".join(
+            json.dumps(x)
+            for x in [
+                {"question": "When does the first ferry leave?", "answer": "6:40", "document": "uploads/ferry.docx"},
+                {"question": "Where will the drill be held?", "answer": "a Russian military research center"},
+                {"question": "What is the boiling point of mercury in kelvin?", "answer": None},
+            ]
+        )
+    )
+    r = _run(capsys, "eval", str(labelled), *opts)
+    summary = json.loads(r.stdout[r.stdout.index("{") :])
+    assert summary["questions"] == 3 and summary["cited_document_accuracy"] == 1.0
+    assert summary["unanswerable_abstained"] == 1.0 and summary["F1"] > 60
+    r = _run(capsys, "verify", str(saved), *opts)
+    assert r.returncode == 0 and "0 citation(s) no longer hold" in r.stderr
+    r = _run(capsys, "remove", "uploads/ferry.docx", *opts)
+    assert r.returncode == 0 and "removed uploads/ferry.docx" in r.stdout
+    r = _run(capsys, "verify", str(saved), *opts)
+    assert r.returncode == 1 and "document no longer in the index" in r.stdout
+    # a corpus file is excluded, not deleted, and can be added back
+    seed = next(corpus.glob("*.txt"))
+    assert _run(capsys, "remove", seed.name, *opts).returncode == 0 and seed.exists()
+    assert json.loads(_run(capsys, "list", *opts, "--json").stdout) == []
+    assert _run(capsys, "add", str(seed), *opts).returncode == 0
+    assert [d["doc_id"] for d in json.loads(_run(capsys, "list", *opts, "--json").stdout)] == [seed.name]

@@ -3,31 +3,27 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 import time
 
 from qa.types import answer_json_is_consistent
 
-from .conftest import SEEDS
+from .conftest import SEEDS, serve
 
 
 def test_concurrent_http_clients_during_index_updates(tmp_path):
-    from gradio_client import Client
-
     from qa import QA
-    from ui.app import create_app
 
     corpus = tmp_path / "corpus"
     shutil.copytree(SEEDS, corpus)
     service = QA.from_corpus(corpus, tmp_path / "ix")
-    demo = create_app(service)
-    demo.queue(default_concurrency_limit=4)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    url = f"http://127.0.0.1:{port}/"
+    with serve(service) as url:
+        _run_clients(service, corpus, url)
+
+
+def _run_clients(service, corpus, url) -> None:
+    from gradio_client import Client
+
     questions = ["What is THAAD?", "Where will the drill be held?", "Which ship reached the center on day 6?"]
     results: list[tuple[bool, dict]] = []
     lock = threading.Lock()
@@ -54,7 +50,6 @@ def test_concurrent_http_clients_during_index_updates(tmp_path):
         assert stats.embedded == 1
     for t in threads:
         t.join()
-    demo.close()
     assert len(results) >= 16
     bad = [out for ok, out in results if not ok]
     assert bad == []

@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import html
-import socket
 import urllib.request
 
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .conftest import serve
 
 
 @pytest.fixture(scope="module")
 def app_url(seed_qa):
-    from ui.app import CSS, create_app
-
-    demo = create_app(seed_qa)
-    demo.queue(default_concurrency_limit=4)
-    port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, css=CSS)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    with serve(seed_qa) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +40,7 @@ def test_answer_endpoint_returns_cited_span(client, seed_qa):
 
 
 def test_chat_endpoint_highlights_span_and_lists_citations(client):
-    history, box, cites, hits = client.predict("Where will the drill be held?", [], api_name="/chat")
+    history, box, cites, hits, *_ = client.predict("Where will the drill be held?", [], [], [], api_name="/chat")
     assert box == ""
     reply = history[-1]["content"]
     reply = reply if isinstance(reply, str) else str(reply)
@@ -63,7 +52,7 @@ def test_chat_endpoint_highlights_span_and_lists_citations(client):
 
 
 def test_bad_question_gets_message_not_trace(client):
-    history, _, cites, _ = client.predict("   ", [], api_name="/chat")
+    history, _, cites, *_ = client.predict("   ", [], [], [], api_name="/chat")
     reply = str(history[-1]["content"])
     assert "empty" in reply and "Traceback" not in reply
     out = client.predict("", api_name="/answer")

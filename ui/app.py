@@ -1,16 +1,32 @@
-"""The Gradio chat: answers with highlighted spans, a citations panel and the retrieved passages."""
+"""The Gradio chat: cited answers, follow-ups, a document filter, the source view, feedback, and documents.
+
+Only calling the Python API (``qa.QA``) and rendering (``ui.render``) happen here. Each browser session keeps its
+own conversation (``gr.State``), so two tabs never see each other's turns.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
 from qa.errors import QAError
+from qa.followup import Turn
+from qa.jobs import IndexJobs
 from qa.pipeline import QA
-from qa.settings import SEEDS_DIR
-from ui.render import chat_message, citations_html, escape, hits_html
+from qa.types import Answer
+from ui.render import (
+    DOCUMENT_COLUMNS,
+    chat_message,
+    citations_html,
+    documents_rows,
+    escape,
+    hits_html,
+    source_html,
+)
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +36,8 @@ CSS = """
 mark { background: #ffe066; padding: 0 2px; }
 .docqa-hits td { vertical-align: top; font-size: 0.9em; }
 .docqa-source { font-size: 0.9em; color: #444; }
+.docqa-source-text { white-space: pre-wrap; max-height: 420px; overflow-y: auto; border: 1px solid #ddd;
+  padding: .5em; font-size: 0.92em; }
 """
 
 EXAMPLES = [
@@ -28,75 +46,220 @@ EXAMPLES = [
     "When will the drill be held?",
     "Who said the system threatens equilibrium on the Korean Peninsula?",
 ]
+MAX_TURNS = 20
+SCROLL_JS = (
+    "() => { setTimeout(() => document.querySelector('#docqa-source mark')?.scrollIntoView({block: 'center'}), 50); }"
+)
 
 
-def create_app(service: QA, title: str = "DocQA: cited answers from your documents") -> gr.Blocks:
+def _doc_choices(service: QA) -> list[tuple[str, str]]:
+    out = []
+    for d in service.documents():
+        label = d.name if not d.title or d.title == d.name else f"{d.title[:60]} ({d.name})"
+        out.append((label, d.doc_id))
+    return out
+
+
+def _cite_choices(ans: dict | None) -> list[tuple[str, str]]:
+    """Citations of an answer (and its alternatives) as dropdown choices "doc_id|start|end"."""
+    if not ans or not ans.get("found"):
+        return []
+    out = []
+    for i, group in enumerate([ans, *ans.get("alternatives", [])], start=1):
+        for c in group.get("citations", []):
+            page = f", p. {c['page']}" if c.get("page") else ""
+            out.append((f"{i}. {c['text'][:40]} ({c['doc_id']}{page})", f"{c['doc_id']}|{c['start']}|{c['end']}"))
+    return out
+
+
+def create_app(
+    service: QA,
+    jobs: IndexJobs | None = None,
+    answer_fn: Callable[..., Answer] | None = None,
+    title: str = "DocQA: cited answers from your documents",
+) -> gr.Blocks:
     """Build the Blocks app around a QA service (no logic here beyond calling and rendering)."""
+    jobs = jobs or IndexJobs()
+    answer = answer_fn or service.answer
 
-    def ask(question: str) -> tuple[str, str, str, dict]:
-        """One question -> (chat markdown, citations HTML, hits HTML, answer JSON)."""
+    def ask(question: str, docs: list[str] | None = None, history: list[dict] | None = None) -> tuple[Any, dict]:
+        """One question -> (Answer or error message, answer JSON)."""
+        turns = [Turn(t.get("question", ""), t.get("answer", "")) for t in (history or [])[-MAX_TURNS:]]
         try:
-            ans = service.answer(question)
+            ans = answer(question, None, docs or None, turns)
         except QAError as exc:
-            msg = f"⚠️ {escape(str(exc))}"
-            return msg, "", "", {"question": question if isinstance(question, str) else "", "error": str(exc)}
+            q = question if isinstance(question, str) else ""
+            return f"⚠️ {escape(str(exc))}", {"question": q, "error": str(exc)}
         except Exception:  # never a stack trace in the page
             log.exception("answer failed")
-            msg = "⚠️ Something went wrong while answering; the error was logged."
-            return msg, "", "", {"error": "internal error"}
-        return chat_message(ans), citations_html(ans), hits_html(ans.hits), ans.to_json()
+            return "⚠️ Something went wrong while answering; the error was logged.", {"error": "internal error"}
+        return ans, ans.to_json()
 
-    def respond(message: str, history: list[dict]) -> tuple[list[dict], str, str, str]:
-        reply, cites, hits, _ = ask(message)
+    def respond(message: str, chat: list[dict], docs: list[str] | None, turns: list[dict]):
+        ans, data = ask(message, docs, turns)
         shown = escape(message if isinstance(message, str) else "")[:2000]
-        history = list(history or []) + [
-            {"role": "user", "content": shown},
-            {"role": "assistant", "content": reply},
-        ]
-        return history, "", cites, hits
+        if isinstance(ans, Answer):
+            reply, cites, hits = chat_message(ans), citations_html(ans), hits_html(ans.hits)
+            turns = [*(turns or []), {"question": ans.question, "answer": ans.text if ans.found else ""}]
+        else:
+            reply, cites, hits = ans, "", ""
+        chat = [*(chat or []), {"role": "user", "content": shown}, {"role": "assistant", "content": reply}]
+        choices = _cite_choices(data)
+        pick = gr.update(choices=choices, value=choices[0][1] if choices else None)
+        return chat, "", cites, hits, turns[-MAX_TURNS:], data, pick, "", ""
 
     def answer_json(question: str) -> dict:
-        return ask(question)[3]
+        return ask(question)[1]
+
+    def open_source(pick: str | None) -> str:
+        if not pick:
+            return "<p class='docqa-empty'>Ask a question first; its citations can be opened here.</p>"
+        doc_id, start, end = pick.rsplit("|", 2)
+        try:
+            return source_html(service.source(doc_id, int(start), int(end)))
+        except QAError as exc:
+            return f"<p>⚠️ {escape(str(exc))}</p>"
+
+    def rate(last: dict | None, rating: str) -> str:
+        if not last or "error" in last:
+            return "Nothing to rate yet."
+        try:
+            service.rate(last, rating)  # type: ignore[arg-type]
+        except QAError as exc:
+            return f"⚠️ {escape(str(exc))}"
+        return "Thanks: feedback saved." if rating == "up" else "Thanks: feedback saved; this answer was marked wrong."
+
+    def docs_outputs(status: str, keep_pick: bool = False):
+        choices = _doc_choices(service)
+        return (
+            status,
+            documents_rows(service.documents()),
+            gr.update(choices=choices),
+            gr.update(choices=choices) if keep_pick else gr.update(choices=choices, value=None),
+        )
+
+    def add_files(files: list[str] | None, progress=gr.Progress()):  # noqa: B008 - Gradio's progress idiom
+        if not files:
+            return docs_outputs("Choose or drop files first.")
+        lines, added = [], []
+        for f in files:
+            p = Path(f)
+            name = getattr(f, "orig_name", None) or p.name
+            try:
+                added.append(service.require_library().save_upload(name, p.read_bytes(), service.limits))
+            except QAError as exc:
+                lines.append(f"⚠️ {escape(str(exc))}")
+            except OSError as exc:
+                lines.append(f"⚠️ {escape(name)}: cannot read the upload ({escape(str(exc))})")
+        if added:
+            try:
+                job = jobs.submit(f"add {', '.join(added)}", lambda report: service.sync(report=report))
+            except QAError as exc:
+                lines.append(f"⚠️ {escape(str(exc))}")
+                return docs_outputs("<br>".join(lines))
+            while not job.wait(0.2):
+                progress(job.progress, desc=f"{job.stage}…")
+            if job.state == "failed":
+                lines.append(f"⚠️ indexing failed: {escape(job.error or '')}")
+            else:
+                lines.append(f"Indexed {len(added)} file(s): {escape(', '.join(added))}.")
+                for path, why in job.stats.skipped if job.stats else []:
+                    lines.append(f"⚠️ skipped {escape(Path(path).name)}: {escape(why)}")
+        return docs_outputs("<br>".join(lines))
+
+    def delete_doc(doc_id: str | None, progress=gr.Progress()):  # noqa: B008
+        if not doc_id:
+            return docs_outputs("Choose a document to delete.")
+        try:
+            if doc_id not in {d.doc_id for d in service.documents()}:
+                return docs_outputs(f"⚠️ unknown document {escape(doc_id)}")
+            service.require_library().remove(doc_id)
+            job = jobs.submit(f"remove {doc_id}", lambda report: service.sync(report=report))
+        except QAError as exc:
+            return docs_outputs(f"⚠️ {escape(str(exc))}")
+        while not job.wait(0.2):
+            progress(job.progress, desc=f"{job.stage}…")
+        if job.state == "failed":
+            return docs_outputs(f"⚠️ {escape(job.error or 'failed')}")
+        return docs_outputs(f"Deleted {escape(doc_id)}.")
+
+    def refresh_docs():
+        return docs_outputs("", keep_pick=True)
 
     with gr.Blocks(title=title) as demo:
         gr.Markdown(f"## {title}\nEvery answer is an exact span of a document, with its source.")
-        with gr.Row():
-            with gr.Column(scale=3):
-                chat = gr.Chatbot(label="Chat", height=480, sanitize_html=True, elem_id="docqa-chat")
-                box = gr.Textbox(
-                    placeholder="Ask a question about the documents…", show_label=False, elem_id="docqa-question"
-                )
-                with gr.Row():
-                    send = gr.Button("Ask", variant="primary", elem_id="docqa-ask")
-                    clear = gr.Button("Clear")
-                gr.Examples(EXAMPLES, inputs=box)
-            with gr.Column(scale=2):
-                gr.Markdown("### Citations")
-                cites = gr.HTML(elem_id="docqa-citations")
-        with gr.Accordion("Retrieved passages (BM25, dense and fused scores)", open=False):
-            hits = gr.HTML(elem_id="docqa-hits")
-        send.click(respond, [box, chat], [chat, box, cites, hits], api_name="chat")
-        box.submit(respond, [box, chat], [chat, box, cites, hits], api_visibility="private")
-        clear.click(lambda: ([], "", ""), None, [chat, cites, hits], api_visibility="private")
+        turns = gr.State([])
+        last = gr.State(None)
+        with gr.Tab("Chat"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(label="Chat", height=460, sanitize_html=True, elem_id="docqa-chat")
+                    box = gr.Textbox(
+                        placeholder="Ask a question about the documents…", show_label=False, elem_id="docqa-question"
+                    )
+                    with gr.Row():
+                        send = gr.Button("Ask", variant="primary", elem_id="docqa-ask")
+                        clear = gr.Button("New conversation", elem_id="docqa-clear")
+                    filt = gr.Dropdown(
+                        choices=_doc_choices(service),
+                        multiselect=True,
+                        label="Ask within documents (empty: all)",
+                        elem_id="docqa-filter",
+                    )
+                    gr.Examples(EXAMPLES, inputs=box)
+                with gr.Column(scale=2):
+                    gr.Markdown("### Citations")
+                    cites = gr.HTML(elem_id="docqa-citations")
+                    with gr.Row():
+                        up = gr.Button("Right answer", size="sm", elem_id="docqa-up")
+                        down = gr.Button("Wrong answer", size="sm", elem_id="docqa-down")
+                    rated = gr.Markdown(elem_id="docqa-rated")
+                    with gr.Row():
+                        pick = gr.Dropdown(choices=[], label="Citation", scale=3, elem_id="docqa-cite-pick")
+                        open_btn = gr.Button("Open source", size="sm", scale=1, elem_id="docqa-open")
+                    source = gr.HTML(elem_id="docqa-source")
+            with gr.Accordion("Retrieved passages (BM25, dense and fused scores)", open=False):
+                hits = gr.HTML(elem_id="docqa-hits")
+        with gr.Tab("Documents", elem_id="docqa-docs-tab") as docs_tab:
+            upload = gr.File(
+                file_count="multiple",
+                file_types=[".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"],
+                label="Add documents (drag and drop: txt, md, html, pdf, docx)",
+                elem_id="docqa-upload",
+            )
+            add_btn = gr.Button("Add to index", variant="primary", elem_id="docqa-add")
+            status = gr.HTML(elem_id="docqa-upload-status")
+            table = gr.Dataframe(
+                headers=DOCUMENT_COLUMNS,
+                value=documents_rows(service.documents()),
+                interactive=False,
+                wrap=True,
+                elem_id="docqa-docs",
+            )
+            with gr.Row():
+                del_pick = gr.Dropdown(choices=_doc_choices(service), label="Document", elem_id="docqa-delete-pick")
+                del_btn = gr.Button("Delete from index", variant="stop", elem_id="docqa-delete")
+
+        outs = [chat, box, cites, hits, turns, last, pick, rated, source]
+        send.click(respond, [box, chat, filt, turns], outs, api_name="chat")
+        box.submit(respond, [box, chat, filt, turns], outs, api_visibility="private")
+        clear.click(
+            lambda: ([], "", "", [], None, gr.update(choices=[], value=None), "", ""),
+            None,
+            [chat, cites, hits, turns, last, pick, rated, source],
+            api_visibility="private",
+        )
+        open_btn.click(open_source, pick, source, api_visibility="private").then(None, js=SCROLL_JS)
+        up.click(lambda a: rate(a, "up"), last, rated, api_visibility="private")
+        down.click(lambda a: rate(a, "down"), last, rated, api_visibility="private")
+        doc_outs = [status, table, filt, del_pick]
+        add_btn.click(add_files, upload, doc_outs, api_visibility="private", concurrency_id="docs")
+        del_btn.click(delete_doc, del_pick, doc_outs, api_visibility="private", concurrency_id="docs")
+        docs_tab.select(refresh_docs, None, doc_outs, api_visibility="private")
         q_api = gr.Textbox(visible=False)
         out_api = gr.JSON(visible=False)
         q_api.submit(answer_json, q_api, out_api, api_name="answer")
     return demo
 
 
-def launch(
-    corpus: str | Path = SEEDS_DIR,
-    index_dir: str | Path | None = None,
-    host: str = "127.0.0.1",
-    port: int = 7860,
-    **kwargs,
-) -> None:
-    """Load or build the index of ``corpus`` and serve the chat."""
-    service = QA.from_corpus(corpus, index_dir, progress=True)
-    demo = create_app(service)
-    demo.queue(default_concurrency_limit=4, max_size=512)
-    demo.launch(server_name=host, server_port=port, css=CSS, **kwargs)
-
-
-if __name__ == "__main__":
-    launch()
+__all__ = ["CSS", "create_app"]

@@ -9,9 +9,17 @@ from qa.cli import build_parser, corpus_options, run
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from ui.app import launch
+    from ui.server import launch
 
-    launch(corpus=args.corpus, index_dir=args.index, host=args.host, port=args.port)
+    launch(
+        corpus=args.corpus,
+        index_dir=args.index,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        backend=args.backend,
+        milvus_uri=args.milvus_uri,
+    )
     return 0
 
 
@@ -21,6 +29,7 @@ def add_serve(sub) -> None:
     corpus_options(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--workers", type=int, default=1, help="processes answering questions (one shared index)")
     p.set_defaults(func=_cmd_serve)
 
 

@@ -7,7 +7,8 @@ become markup in the chat (Markdown) or in the panels (HTML). Only tags written 
 
 from __future__ import annotations
 
-from qa.types import Answer, Citation, Hit
+from qa.cite import SourceExcerpt
+from qa.types import Answer, Citation, DocumentInfo, Hit
 
 _MD_SPECIAL = set("\\`*_{}[]()#+-.!|~:<>&\"'=$^")
 
@@ -23,54 +24,101 @@ def highlight(text: str, start: int, end: int, tag: str = "mark") -> str:
     return f"{escape(text[:start])}<{tag}>{escape(text[start:end])}</{tag}>{escape(text[end:])}"
 
 
+def source_label(c: Citation) -> str:
+    """How a citation names its source: title, file name, page (PDF) or nearest heading."""
+    parts = []
+    if c.title and c.title != c.doc_name:
+        parts.append(f"“{c.title}”")
+    parts.append(c.doc_name)
+    if c.page is not None:
+        parts.append(f"p. {c.page}")
+    elif c.heading and c.heading != c.title:
+        parts.append(f"§ {c.heading}")
+    return ", ".join(parts)
+
+
 def chat_message(ans: Answer) -> str:
-    """The assistant's chat bubble: the answer, highlighted inside its sentence, and its source."""
+    """The assistant's chat bubble: the answer highlighted inside its sentence, its source, other answers."""
     if not ans.found:
         return f"**{escape(ans.text)}** _(confidence {ans.confidence:.2f})_"
     c = ans.citations[0]
     sentence = ans.sentence or c.text
     rel = c.start - c.sentence_start
-    return (
+    out = (
         f"**{escape(c.text)}**\n\n"
         f"> {highlight(sentence, rel, rel + (c.end - c.start))}\n\n"
-        f"_Source: {escape(c.doc_id)}, characters {c.start}–{c.end}, passage {escape(c.passage_id)}; "
-        f"confidence {ans.confidence:.2f}_"
+        f"_Source: {escape(source_label(c))}, characters {c.start}–{c.end}; confidence {ans.confidence:.2f}_"
     )
+    if ans.alternatives:
+        out += "\n\nOther answers:\n" + "\n".join(
+            f"- **{escape(a.text)}** ({escape(source_label(a.citations[0]))}; confidence {a.confidence:.2f})"
+            for a in ans.alternatives
+            if a.citations
+        )
+    return out
 
 
 def citations_html(ans: Answer) -> str:
-    """Panel of cited passages: document, offsets, passage text with sentence and span highlighted."""
+    """Panel of cited passages: source, page, offsets, passage text with sentence and span highlighted."""
     if not ans.citations:
         return "<p class='docqa-empty'>No citation: the answer was not found in the documents.</p>"
-    parts = []
-    for c in ans.citations:
-        parts.append(_citation_block(c, ans))
+    parts = [_citation_block(c, ans, "Answer") for c in ans.citations]
+    for i, alt in enumerate(ans.alternatives, start=2):
+        parts += [_citation_block(c, alt, f"Answer {i}") for c in alt.citations]
     return "\n".join(parts)
 
 
-def _citation_block(c: Citation, ans: Answer) -> str:
-    hit = next((h for h in ans.hits if h.passage.passage_id == c.passage_id), None)
-    body = escape(c.text)
-    if hit is not None:
-        p = hit.passage
-        t = p.text
-        s0, s1 = c.sentence_start - p.start, c.sentence_end - p.start
-        a0, a1 = c.start - p.start, c.end - p.start
-        body = (
-            escape(t[:s0])
-            + "<span class='docqa-sentence'>"
-            + escape(t[s0:a0])
-            + f"<mark>{escape(t[a0:a1])}</mark>"
-            + escape(t[a1:s1])
-            + "</span>"
-            + escape(t[s1:])
-        )
+def _citation_block(c: Citation, ans: Answer, label: str) -> str:
+    text = ans.sentence or c.text
+    s0 = c.start - c.sentence_start
+    body = highlight(text, s0, s0 + (c.end - c.start))
+    body = f"<span class='docqa-sentence'>{body}</span>"
+    page = f" · <b>p. {c.page}</b>" if c.page is not None else ""
+    heading = f" · § {escape(c.heading)}" if c.heading and c.page is None else ""
     return (
         "<div class='docqa-citation'>"
-        f"<div class='docqa-source'><b>{escape(c.doc_id)}</b> · passage {escape(c.passage_id)} "
-        f"· answer chars {c.start}–{c.end} · passage chars {c.passage_start}–{c.passage_end}</div>"
+        f"<div class='docqa-source'>{escape(label)}: <b>{escape(c.title or c.doc_name)}</b> ({escape(c.doc_name)}){page}"
+        f"{heading} · chars {c.start}–{c.end} · passage {escape(c.passage_id)}</div>"
         f"<blockquote>{body}</blockquote></div>"
     )
+
+
+def source_html(ex: SourceExcerpt) -> str:
+    """The source view: the page (PDF) or the text around the span, the span highlighted (scrolled into view)."""
+    where = f"page {ex.page}" if ex.page is not None else f"characters {ex.offset}–{ex.offset + len(ex.text)}"
+    return (
+        f"<div class='docqa-source-view'><div class='docqa-source'><b>{escape(ex.title or ex.doc_id)}</b> "
+        f"({escape(ex.doc_id)}) · {where}</div>"
+        f"<div class='docqa-source-text'>{highlight(ex.text, ex.start, ex.end)}</div></div>"
+    )
+
+
+def documents_rows(docs: list[DocumentInfo]) -> list[list]:
+    """Rows of the documents table."""
+    return [
+        [
+            d.title,
+            d.name,
+            d.kind,
+            d.pages or "",
+            d.passages,
+            _size(d.size),
+            d.added.replace("T", " ").rstrip("Z"),
+            d.doc_id,
+        ]
+        for d in docs
+    ]
+
+
+DOCUMENT_COLUMNS = ["title", "file", "type", "pages", "passages", "size", "added", "id"]
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
 
 
 def _fmt(x: float | None, nd: int = 3) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.errors import IngestError
-from index.ingest.formats import KINDS, SUPPORTED, Extracted, extract, normalize_text, sniff
+from index.ingest.formats import KINDS, SUPPORTED, Extracted, check_docx_zip, extract, normalize_text, sniff
 from index.ingest.limits import IngestLimits, over_limit
 from index.ingest.worker import extract_isolated
 from index.types import Document
@@ -79,6 +79,8 @@ def read_document(
     if not raw.strip():
         raise IngestError(f"{path}: empty file")
     kind = sniff(raw, path)
+    if kind == "docx":  # a zip bomb is refused from the zip directory, before any process or parser starts
+        check_docx_zip(raw, path, limits)
     if kind in ("txt", "md") or not isolate:
         ex = extract(raw, path, limits)
     else:

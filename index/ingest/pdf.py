@@ -83,13 +83,15 @@ def clean_pdf_pages(pages: list[str]) -> tuple[str, list[int]]:
             continue
         if starts[pi] < 0:
             starts[pi] = size
-        nxt = next((ln for _, ln in stream[i + 1 :] if ln.strip()), "")
+        j = next((j for j in range(i + 1, len(stream)) if stream[j][1].strip()), None)
+        nxt = stream[j][1] if j is not None else ""
         blank_follows = i + 1 < len(stream) and not stream[i + 1][1].strip()
+        page_ends = j is not None and stream[j][0] != pi and text.endswith(_END)
         if not nxt:
             sep = ""
         elif re.search(r"[A-Za-z]-$", text) and nxt.lstrip()[:1].islower():
             text, sep = text[:-1], ""  # hyphenated word across a line break
-        elif blank_follows or _breaks_paragraph(line, nxt, width):
+        elif blank_follows or page_ends or _breaks_paragraph(line, nxt, width):
             sep = "\n\n"
         else:
             sep = " "

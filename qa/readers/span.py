@@ -8,7 +8,6 @@ fresh install needs no download. ``train/train_reader.py`` trains it, ``train/ex
 from __future__ import annotations
 
 import json
-import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +19,8 @@ import numpy as np
 
 from index.backend import IndexView
 from index.checksum import sha256_file
+from qa.answer_type import agreement
+from qa.confidence import FEATURES, ConfidenceModel, candidate_features
 from qa.errors import ReaderError
 from qa.readers import Candidate, Query
 from qa.types import Hit
@@ -35,10 +36,11 @@ Runtime = Literal["fp32", "bf16", "dynamic-int8"]
 class SpanReaderSettings:
     """How the span reader reads: passages, window size, longest answer, threshold and runtime.
 
-    ``threshold`` and ``runtime`` default (None) to the values shipped in ``reader.json``.
+    ``passages``, ``threshold`` and ``runtime`` default (None) to the values chosen on SQuAD half a and shipped in
+    ``reader.json``.
     """
 
-    passages: int = 3
+    passages: int | None = None
     max_length: int = 384
     stride: int = 128
     max_answer_tokens: int = 30
@@ -46,7 +48,11 @@ class SpanReaderSettings:
     runtime: Runtime | None = None
 
     def __post_init__(self) -> None:
-        if self.passages < 1 or self.max_answer_tokens < 1 or not 0 < self.stride < self.max_length:
+        if (
+            (self.passages is not None and self.passages < 1)
+            or self.max_answer_tokens < 1
+            or not 0 < self.stride < self.max_length
+        ):
             raise ValueError(f"invalid span reader settings: {self}")
         if self.runtime is not None and self.runtime not in get_args(Runtime):
             raise ValueError(f"unknown reader runtime {self.runtime!r} (choose {', '.join(get_args(Runtime))})")
@@ -130,24 +136,12 @@ class SpanReader:
         if self.runtime == "dynamic-int8":  # int8 matmuls on CPU (measured: faster, less accurate; see README)
             self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self.torch = torch
-        self.passages = self.settings.passages
+        self.passages = int(self.settings.passages or self.meta.get("passages", 3))
         self.threshold = (
             self.settings.threshold if self.settings.threshold is not None else float(self.meta.get("threshold", 0.5))
         )
-        cal = self.meta.get("calibration", {})
-        self.cal = (
-            float(cal.get("a", 1.0)),
-            float(cal.get("b", 0.0)),
-            float(cal.get("c", 0.0)),
-            float(cal.get("d", 0.0)),
-        )
+        self.confidence_model = ConfidenceModel.from_meta(self.meta)
         self._lock = threading.Lock()
-
-    def confidence(self, score: float, null_score: float, prob: float, rank: int) -> float:
-        """Calibrated probability that the span is a correct answer (logistic model fit on SQuAD v2 dev half a)."""
-        a, b, c, d = self.cal
-        z = a * (score - null_score) + b * prob + c / max(1, rank) + d
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
     def predict(self, question: str, contexts: Sequence[str]) -> list[SpanScore | None]:
         """The best span inside each context (None when no window of it has one)."""
@@ -203,10 +197,10 @@ class SpanReader:
         return best
 
     def read(self, query: Query, hits: Sequence[Hit], view: IndexView) -> list[Candidate]:
-        """The best span of each of the top ``passages`` hits, most confident first."""
+        """The best span of each of the top ``passages`` hits with its calibrated confidence, most confident first."""
         top = list(hits[: self.passages])
         preds = self.predict(query.text, [h.passage.text for h in top])
-        out: list[Candidate] = []
+        raw: list[dict] = []
         for hit, p in zip(top, preds, strict=True):
             if p is None:
                 continue
@@ -215,9 +209,36 @@ class SpanReader:
             start, end = clean_span(text, ps.start + p.start, ps.start + p.end, ps.start, ps.end)
             if end <= start:
                 continue
-            conf = self.confidence(p.score, p.null_score, p.prob, hit.rank)
-            features = {"score": p.score, "null_score": p.null_score, "prob": p.prob, "rank": float(hit.rank)}
-            out.append(Candidate(hit, start, end, ps.sentence_at(start), "span", p.score, conf, features))
+            raw.append(
+                {
+                    "hit": hit,
+                    "start": start,
+                    "end": end,
+                    "sentence": ps.sentence_at(start),
+                    "text": text,
+                    "score": p.score,
+                    "null": p.null_score,
+                    "prob": p.prob,
+                    "rank": hit.rank,
+                    "dense": hit.dense,
+                    "bm25": hit.bm25,
+                    "bm25_rank": hit.bm25_rank,
+                    "dense_rank": hit.dense_rank,
+                }
+            )
+        if "type" in self.confidence_model.names and raw:
+            ctx = []
+            for r in raw:
+                s0, s1 = min(r["sentence"].start, r["start"]), max(r["sentence"].end, r["end"])
+                ctx.append((r["text"][s0:s1], r["start"] - s0, r["end"] - s0))
+            for r, ag in zip(raw, agreement(query.text, ctx), strict=True):
+                r["type"] = ag
+        top_dense = max((h.dense or 0.0) for h in hits) if hits else 0.0
+        out: list[Candidate] = []
+        for r in raw:
+            feats = dict(zip(FEATURES, candidate_features(r, raw, top_dense), strict=True))
+            conf = self.confidence_model.one(feats)
+            out.append(Candidate(r["hit"], r["start"], r["end"], r["sentence"], "span", r["score"], conf, feats))
         out.sort(key=lambda c: -c.confidence)
         return out
 

@@ -1,0 +1,327 @@
+"""How to decide: which span answers, when a whole sentence answers, when to abstain (SQuAD half a only).
+
+    python bench/answer_policy.py collect v1 [--every N]   # read the top 8 passages of each question once
+    python bench/answer_policy.py collect v2 [--every N]
+    python bench/answer_policy.py sweep [--write]          # policies side by side; --write ships the chosen one
+
+``collect`` runs retrieval and the span reader over the top 8 passages of every question (one batched forward
+pass) and stores every passage's best span with its scores, the retrieval scores, the answer-type agreement and
+the sentence reader's best sentence, in bench/out/policy/*.jsonl. ``sweep`` then replays decision policies on
+those records without running the model again: read 3/5/8 passages, the shipped confidence vs a refit one with
+retrieval and answer-type features, thresholds, sentence answers by question type. The confidence model is fit
+on SQuAD v2.0 dev half a with 2-fold cross-validation by article (numbers are out-of-fold), and the threshold
+is chosen there; v1.1 half a is scored with the same model and threshold. ``--write`` stores the model and the
+threshold in qa/models/reader/reader.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+
+import numpy as np
+from common import OUT, best_over, cached_index, exact_match, f1_score, md_table, save, squad11a, squad20a
+
+from index.text import tokenize
+from qa.answer_type import agreement
+from qa.confidence import FEATURES, ConfidenceModel, candidate_features
+from qa.pipeline import QA
+from qa.readers import Query
+from qa.readers.span import META, MODEL_DIR, SpanReader, clean_span
+from qa.settings import QASettings
+
+READ = 8
+FEATURE_SETS = [
+    ("margin", "prob", "inv_rank"),
+    ("margin", "prob", "inv_rank", "dense", "bm25_rel", "agree"),
+    ("margin", "prob", "inv_rank", "dense", "bm25_rel", "agree", "top_dense", "gap"),
+    ("margin", "prob", "inv_rank", "dense", "bm25_rel", "agree", "top_dense", "gap", "type"),
+]
+POLICY_DIR = OUT / "policy"
+
+
+def _reader_tag() -> str:
+    return json.loads((MODEL_DIR / META).read_text())["sha256"][:10]
+
+
+def records_path(split: str) -> str:
+    return str(POLICY_DIR / f"{split}-{_reader_tag()}.jsonl")
+
+
+def cmd_collect(args) -> None:
+    docs, qs = squad11a() if args.split == "v1" else squad20a()
+    store, view = cached_index("squad11a" if args.split == "v1" else "squad20a", docs)
+    service = QA(store, QASettings(abstain=False, top_k=READ))
+    reader = service.span_reader
+    assert isinstance(reader, SpanReader)
+    POLICY_DIR.mkdir(parents=True, exist_ok=True)
+    qs = qs[:: args.every]
+    t0 = time.time()
+    with open(records_path(args.split), "w", encoding="utf-8") as out:
+        for i, q in enumerate(qs):
+            qvec = service.encoder.encode([q.question])[0]
+            hits = service.retriever.search(view, q.question, READ, query_vec=qvec)
+            preds = reader.predict(q.question, [h.passage.text for h in hits])
+            spans, ctx = [], []
+            for h, p in zip(hits, preds, strict=True):
+                if p is None:
+                    continue
+                ps = h.passage
+                text = view.document(ps.doc_id).text
+                s, e = clean_span(text, ps.start + p.start, ps.start + p.end, ps.start, ps.end)
+                if e <= s:
+                    continue
+                sent = ps.sentence_at(s)
+                s0, s1 = min(sent.start, s), max(sent.end, e)
+                spans.append(
+                    {
+                        "rank": h.rank,
+                        "text": text[s:e],
+                        "sentence": text[s0:s1],
+                        "score": p.score,
+                        "null": p.null_score,
+                        "prob": p.prob,
+                        "fused": h.fused,
+                        "bm25": h.bm25,
+                        "dense": h.dense,
+                        "bm25_rank": h.bm25_rank,
+                        "dense_rank": h.dense_rank,
+                    }
+                )
+                ctx.append((text[s0:s1], s - s0, e - s0))
+            for sp, ag in zip(spans, agreement(q.question, ctx), strict=True):
+                sp["type"] = ag
+            query = Query(q.question, qvec, tuple(tokenize(q.question)))
+            sents = service.sentence_reader.read(query, hits, view)
+            best_sent = sents[0] if sents else None
+            rec = {
+                "qid": q.qid,
+                "article": q.doc_id,
+                "question": q.question,
+                "answers": q.answers,
+                "gold_in": [any(g in h.passage.text for g in q.answers) for h in hits],
+                "top_dense": max((h.dense or 0.0) for h in hits) if hits else 0.0,
+                "spans": spans,
+                "sentence": (
+                    {
+                        "text": view.document(best_sent.doc_id).text[best_sent.start : best_sent.end],
+                        "score": best_sent.score,
+                        "rank": best_sent.hit.rank,
+                    }
+                    if best_sent
+                    else None
+                ),
+            }
+            out.write(json.dumps(rec) + "\n")
+            if (i + 1) % 200 == 0:
+                print(f"  {i + 1}/{len(qs)} ({time.time() - t0:.0f}s)", flush=True)
+    print(f"wrote {records_path(args.split)} ({len(qs)} questions, {time.time() - t0:.0f}s)")
+
+
+# ---------------------------------------------------------------- replaying policies
+
+
+def load(split: str) -> list[dict]:
+    with open(records_path(split), encoding="utf-8") as fh:
+        return [json.loads(ln) for ln in fh]
+
+
+def features(rec: dict, n: int) -> np.ndarray:
+    """Feature rows of the candidates among the top ``n`` passages."""
+    cands = [s for s in rec["spans"] if s["rank"] <= n]
+    return np.array([candidate_features(s, cands, rec["top_dense"]) for s in cands]).reshape(len(cands), len(FEATURES))
+
+
+def labels(rec: dict, n: int) -> np.ndarray:
+    return np.array(
+        [float(best_over(f1_score, s["text"], rec["answers"]) >= 0.5) for s in rec["spans"] if s["rank"] <= n]
+    )
+
+
+WHY = re.compile(r"^\s*(why|how (do|does|did|is|are|was|were|can|could|should|would))\b", re.I)
+
+
+def decide(
+    rec: dict,
+    conf: np.ndarray,
+    n: int,
+    threshold: float,
+    sentence_for_why: bool = False,
+    sentence_fallback: float | None = None,
+) -> tuple[str, bool, str]:
+    """(answer text, found, method) under a policy."""
+    cands = [s for s in rec["spans"] if s["rank"] <= n]
+    if len(cands) and conf.max() >= threshold:
+        best = cands[int(np.argmax(conf))]
+        if sentence_for_why and WHY.search(rec["question"]):
+            return best["sentence"], True, "sentence"
+        return best["text"], True, "span"
+    if sentence_fallback is not None and rec["sentence"] and rec["sentence"]["score"] >= sentence_fallback:
+        return rec["sentence"]["text"], True, "sentence"
+    return "", False, "none"
+
+
+def score(recs: list[dict], decisions: list[tuple[str, bool, str]]) -> dict:
+    em = f1 = 0.0
+    ans_has = n_has = abst_no = n_no = sentences = 0
+    for rec, (text, found, method) in zip(recs, decisions, strict=True):
+        sentences += found and method == "sentence"
+        if rec["answers"]:
+            n_has += 1
+            ans_has += found
+            em += best_over(exact_match, text, rec["answers"]) if found else 0.0
+            f1 += best_over(f1_score, text, rec["answers"]) if found else 0.0
+        else:
+            n_no += 1
+            abst_no += not found
+            em += not found
+            f1 += not found
+    n = len(recs)
+    return {
+        "EM": 100 * em / n,
+        "F1": 100 * f1 / n,
+        "answered": ans_has / max(1, n_has),
+        "abstained_unanswerable": abst_no / max(1, n_no) if n_no else None,
+        "sentence_share": sentences / max(1, sum(f for _, f, _ in decisions)),
+    }
+
+
+def fit_oof(recs: list[dict], n: int, names: tuple[str, ...]) -> tuple[list[np.ndarray], ConfidenceModel]:
+    """Out-of-fold confidences (2 folds by article) and the model fit on everything."""
+    idx = [FEATURES.index(f) for f in names]
+    arts = sorted({r["article"] for r in recs})
+    fold = {a: i % 2 for i, a in enumerate(arts)}
+    out: list[np.ndarray | None] = [None] * len(recs)
+    for k in (0, 1):
+        train = [r for r in recs if fold[r["article"]] != k]
+        model = ConfidenceModel.fit(
+            np.vstack([features(r, n)[:, idx] for r in train]), np.concatenate([labels(r, n) for r in train]), names
+        )
+        for i, r in enumerate(recs):
+            if fold[r["article"]] == k:
+                out[i] = model.predict(features(r, n)[:, idx])
+    full = ConfidenceModel.fit(
+        np.vstack([features(r, n)[:, idx] for r in recs]), np.concatenate([labels(r, n) for r in recs]), names
+    )
+    return [o if o is not None else np.zeros(0) for o in out], full
+
+
+def best_threshold(recs: list[dict], confs: list[np.ndarray], n: int, v1=None, conf1=None, min_answered=0.9) -> float:
+    """The threshold that maximises v2.0 F1 while v1.1 keeps at least ``min_answered`` of its questions answered."""
+    grid = np.linspace(0.0, 1.0, 201)
+    best, best_f1 = 0.0, -1.0
+    for t in grid:
+        if v1 is not None:
+            ans = np.mean([len(c) > 0 and c.max() >= t for c in conf1])
+            if ans < min_answered:
+                continue
+        f1 = score(recs, [decide(r, c, n, t) for r, c in zip(recs, confs, strict=True)])["F1"]
+        if f1 > best_f1:
+            best, best_f1 = float(t), f1
+    return best
+
+
+def cmd_sweep(args) -> None:
+    v1, v2 = load("v1"), load("v2")
+    meta = json.loads((MODEL_DIR / META).read_text())
+    shipped = ConfidenceModel.from_meta(meta)
+    rows, results = [], {}
+
+    def add(name: str, n: int, conf1, conf2, t: float, **kw) -> None:
+        r1 = score(v1, [decide(r, c, n, t, **kw) for r, c in zip(v1, conf1, strict=True)])
+        r2 = score(v2, [decide(r, c, n, t, **kw) for r, c in zip(v2, conf2, strict=True)])
+        results[name] = {"passages": n, "threshold": t, "v1.1": r1, "v2.0": r2, **{k: str(v) for k, v in kw.items()}}
+        rows.append(
+            [
+                name,
+                n,
+                round(t, 3),
+                r1["EM"],
+                r1["F1"],
+                r1["answered"],
+                r1["sentence_share"],
+                r2["F1"],
+                r2["answered"],
+                r2["abstained_unanswerable"],
+            ]
+        )
+
+    def shipped_conf(recs, n):
+        idx = [FEATURES.index(f) for f in shipped.names]
+        return [shipped.predict(features(r, n)[:, idx]) for r in recs]
+
+    for n in (3, 5, 8):
+        c1, c2 = shipped_conf(v1, n), shipped_conf(v2, n)
+        if n == 3:
+            add(
+                "shipped: confidence 0.42 + sentence fallback 0.5",
+                3,
+                c1,
+                c2,
+                float(meta.get("threshold", 0.42)),
+                sentence_fallback=0.5,
+            )
+        add("never abstain (best span by shipped confidence)", n, c1, c2, -1.0)
+        add("shipped confidence, threshold max v2.0 F1", n, c1, c2, best_threshold(v2, c2, n))
+        add("shipped confidence, threshold: v1.1 answered >= 90%", n, c1, c2, best_threshold(v2, c2, n, v1, c1))
+        for names in FEATURE_SETS:
+            oof2, model = fit_oof(v2, n, names)
+            idx = [FEATURES.index(f) for f in names]
+            c1 = [model.predict(features(r, n)[:, idx]) for r in v1]
+            label = "+".join(names)
+            add(f"refit {label}: never abstain", n, c1, oof2, -1.0)
+            add(f"refit {label}: max v2.0 F1", n, c1, oof2, best_threshold(v2, oof2, n))
+            t = best_threshold(v2, oof2, n, v1, c1)
+            add(f"refit {label}: v1.1 answered >= 90%", n, c1, oof2, t)
+            add(f"refit {label}: v1.1 answered >= 90%, sentence for why/how", n, c1, oof2, t, sentence_for_why=True)
+    md = (
+        f"### Answer policies on SQuAD half a (open setting, {len(v1)} v1.1 and {len(v2)} v2.0 questions)\n\n"
+        "v2.0 numbers are out-of-fold (confidence fit on the other articles); thresholds maximise v2.0 F1.\n\n"
+    )
+    md += md_table(
+        [
+            "policy",
+            "passages",
+            "threshold",
+            "v1.1 EM",
+            "v1.1 F1",
+            "v1.1 answered",
+            "sentence answers",
+            "v2.0 F1",
+            "v2.0 answered",
+            "v2.0 abstained (unanswerable)",
+        ],
+        rows,
+    )
+    save("answer_policy", md, results)
+    if args.write:
+        n, names = args.passages, tuple(args.features)
+        oof2, model = fit_oof(v2, n, names)
+        idx = [FEATURES.index(f) for f in names]
+        c1 = [model.predict(features(r, n)[:, idx]) for r in v1]
+        t = best_threshold(v2, oof2, n, v1, c1)
+        meta["calibration"] = model.to_json() | {"fit_on": f"SQuAD v2.0 dev half a, open setting, top-{n} passages"}
+        meta["threshold"] = round(t, 3)
+        meta["passages"] = n
+        (MODEL_DIR / META).write_text(json.dumps(meta, indent=2))
+        print(f"wrote calibration ({'+'.join(names)}), threshold {t:.3f}, passages {n} to {MODEL_DIR / META}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("collect")
+    p.add_argument("split", choices=["v1", "v2"])
+    p.add_argument("--every", type=int, default=1, help="every n-th question")
+    p = sub.add_parser("sweep")
+    p.add_argument("--write", action="store_true", help="store the chosen confidence model in reader.json")
+    p.add_argument("--passages", type=int, default=5)
+    p.add_argument("--features", nargs="+", default=list(FEATURES))
+    args = ap.parse_args()
+    {"collect": cmd_collect, "sweep": cmd_sweep}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
