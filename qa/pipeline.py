@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
 from index.backend import IndexBackend, IndexSettings, IndexView, Report, default_index_dir
-from index.encoder import Encoder, get_encoder
+from index.encoder import Encoder
 from index.ingest import IngestLimits
 from index.library import Library
 from index.sync import open_index, sync
@@ -50,7 +50,7 @@ class QA:
     ) -> None:
         self.settings = settings or QASettings()
         self.backend = backend
-        self.encoder = encoder or get_encoder()
+        self.encoder = encoder or backend.encoder  # questions are embedded as the index's passages were
         self.library = library
         self.limits = limits or IngestLimits()
         self.retriever = Retriever(self.encoder, self.settings.fusion)

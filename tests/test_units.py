@@ -110,3 +110,32 @@ def test_pdf_cleanup_drops_running_header_and_page_numbers_and_joins_lines():
     assert len(starts) == 4 and starts[0] == 0 and starts == sorted(starts)
     for a, s in zip(animals, starts, strict=True):
         assert text[s:].startswith(f"The {a} jumps")
+
+
+def test_vectorised_span_search_matches_brute_force():
+    import numpy as np
+
+    from qa.readers.span import best_spans
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        f, n, width = 3, int(rng.integers(5, 60)), 30
+        s = rng.normal(0, 3, (f, n)).astype(np.float32)
+        e = rng.normal(0, 3, (f, n)).astype(np.float32)
+        ctx = rng.random((f, n)) < 0.7
+        ctx[:, 0] = False
+        ctx[2] = False  # a window without context
+        out = best_spans(s, e, ctx, width)
+        for k in range(f):
+            if not ctx[k].any():
+                assert out[k][0] == -1
+                continue
+            i, j = np.indices((n, n))
+            band = (j >= i) & (j - i < width)
+            m = np.where(band, np.where(ctx[k], s[k], -1e9)[:, None] + np.where(ctx[k], e[k], -1e9)[None, :], -1e9)
+            a, b = divmod(int(np.argmax(m)), n)
+            valid = m[m > -1e8]
+            prob = 1.0 / np.exp(valid - m[a, b]).sum()
+            assert (out[k][0], out[k][1]) == (a, b)
+            assert out[k][2] == pytest.approx(m[a, b], abs=1e-3) and out[k][4] == pytest.approx(prob, abs=1e-4)
+            assert out[k][3] == pytest.approx(s[k][0] + e[k][0])

@@ -29,7 +29,7 @@ MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "reader"
 WEIGHTS = "reader-int8.safetensors"
 META = "reader.json"
 
-Runtime = Literal["fp32", "bf16", "dynamic-int8"]
+Runtime = Literal["fp32", "bf16", "dynamic-int8", "onnx-fp32", "onnx-int8"]
 
 
 @dataclass(frozen=True)
@@ -133,14 +133,20 @@ class SpanReader:
             )
         self.model.eval()
         self.runtime: Runtime = self.settings.runtime or self.meta.get("runtime", "fp32")
+        self._onnx = None
         if self.runtime == "dynamic-int8":  # int8 matmuls on CPU (measured: faster, less accurate; see README)
             self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+        elif self.runtime.startswith("onnx"):
+            from qa.readers.onnx_runtime import OnnxQA, export
+
+            self._onnx = OnnxQA(export(self.model, self.meta["sha256"], self.runtime))
         self.torch = torch
         self.passages = int(self.settings.passages or self.meta.get("passages", 3))
         self.threshold = (
             self.settings.threshold if self.settings.threshold is not None else float(self.meta.get("threshold", 0.5))
         )
         self.confidence_model = ConfidenceModel.from_meta(self.meta)
+        self._sep = self.tokenizer.sep_token_id
         self._lock = threading.Lock()
 
     def predict(self, question: str, contexts: Sequence[str]) -> list[SpanScore | None]:
@@ -157,37 +163,17 @@ class SpanReader:
             return_overflowing_tokens=True,
             return_offsets_mapping=True,
             padding=True,
-            return_tensors="pt",
+            return_tensors="np",
         )
         sample_map = enc.pop("overflow_to_sample_mapping").tolist()
         offsets = enc.pop("offset_mapping").tolist()
-        inputs = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
-        with self._lock, self.torch.inference_mode():
-            if self.runtime == "bf16":
-                with self.torch.autocast("cpu", dtype=self.torch.bfloat16):
-                    out = self.model(**inputs)
-            else:
-                out = self.model(**inputs)
-        starts = out.start_logits.float().numpy()
-        ends = out.end_logits.float().numpy()
+        starts, ends = self.logits(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
+        ctx = (enc["token_type_ids"] == 1) & (enc["attention_mask"] == 1) & (enc["input_ids"] != self._sep)
         best: list[SpanScore | None] = [None] * len(contexts)
-        n = starts.shape[1]
-        i, j = np.indices((n, n))
-        band = (j >= i) & (j - i < st.max_answer_tokens)  # end >= start, at most max_answer_tokens long
-        for f, ci in enumerate(sample_map):
-            seq = enc.sequence_ids(f)
-            ctx = np.array([s == 1 for s in seq])
-            if not ctx.any():
+        for f, (si, ei, score, null, prob) in enumerate(best_spans(starts, ends, ctx, st.max_answer_tokens)):
+            if si < 0:
                 continue
-            s_log = np.where(ctx, starts[f], -1e9)
-            e_log = np.where(ctx, ends[f], -1e9)
-            m = np.where(band, s_log[:, None] + e_log[None, :], -1e9)
-            flat = int(np.argmax(m))
-            si, ei = divmod(flat, n)
-            score = float(m[si, ei])
-            valid = m[m > -1e8]
-            prob = float(1.0 / np.exp(valid - score).sum()) if valid.size else 0.0
-            null = float(starts[f][0] + ends[f][0])
+            ci = sample_map[f]
             cs, ce = offsets[f][si][0], offsets[f][ei][1]
             if ce <= cs:
                 continue
@@ -195,6 +181,21 @@ class SpanReader:
             if prev is None or score > prev.score:
                 best[ci] = SpanScore(cs, ce, score, null, prob)
         return best
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray):
+        """Start and end logits (numpy) of a batch of windows, in the chosen runtime."""
+        if self._onnx is not None:
+            with self._lock:
+                return self._onnx(input_ids, attention_mask, token_type_ids)
+        t = self.torch
+        inputs = {
+            "input_ids": t.from_numpy(input_ids),
+            "attention_mask": t.from_numpy(attention_mask),
+            "token_type_ids": t.from_numpy(token_type_ids),
+        }
+        with self._lock, t.inference_mode(), t.autocast("cpu", dtype=t.bfloat16, enabled=self.runtime == "bf16"):
+            out = self.model(**inputs)
+        return out.start_logits.float().numpy(), out.end_logits.float().numpy()
 
     def read(self, query: Query, hits: Sequence[Hit], view: IndexView) -> list[Candidate]:
         """The best span of each of the top ``passages`` hits with its calibrated confidence, most confident first."""
@@ -241,6 +242,47 @@ class SpanReader:
             out.append(Candidate(r["hit"], r["start"], r["end"], r["sentence"], "span", r["score"], conf, feats))
         out.sort(key=lambda c: -c.confidence)
         return out
+
+
+def best_spans(
+    starts: np.ndarray, ends: np.ndarray, ctx: np.ndarray, max_tokens: int
+) -> list[tuple[int, int, float, float, float]]:
+    """Per window: (start token, end token, start + end logit, CLS logit, probability of the span among all spans
+    of at most ``max_tokens`` context tokens); start -1 when the window has no context token.
+
+    Vectorised over windows: each start is paired with the best end within ``max_tokens`` (a sliding window),
+    and the softmax normaliser over all spans is sum_i exp(s_i) * sum_{i <= j < i + L} exp(e_j).
+    """
+    f, n = starts.shape
+    neg = np.float32(-1e9)
+    s = np.where(ctx, starts, neg).astype(np.float32)
+    e = np.where(ctx, ends, neg).astype(np.float32)
+    L = max_tokens
+    e_pad = np.concatenate([e, np.full((f, L - 1), neg, dtype=np.float32)], axis=1)
+    win = np.lib.stride_tricks.sliding_window_view(e_pad, L, axis=1)  # (f, n, L): ends j = i .. i+L-1
+    best_off = win.argmax(axis=2)  # (f, n)
+    best_end = np.take_along_axis(win, best_off[..., None], axis=2)[..., 0]
+    total = s + best_end
+    si = total.argmax(axis=1)
+    rows = np.arange(f)
+    score = total[rows, si]
+    ei = si + best_off[rows, si]
+    # log of sum over all valid spans of exp(s_i + e_j), computed stably per window
+    m_s = s.max(axis=1, keepdims=True)
+    m_e = e.max(axis=1, keepdims=True)
+    ex = np.exp(np.clip(e_pad - m_e, -80, 0)) * (e_pad > neg / 2)
+    csum = np.concatenate([np.zeros((f, 1), dtype=np.float64), np.cumsum(ex, axis=1, dtype=np.float64)], axis=1)
+    wsum = csum[:, L : L + n] - csum[:, :n]  # sum_{j=i}^{i+L-1} exp(e_j - m_e)
+    es = np.exp(np.clip(s - m_s, -80, 0)) * (s > neg / 2)
+    z = (es * wsum).sum(axis=1)
+    log_z = np.log(np.maximum(z, 1e-30)) + m_s[:, 0] + m_e[:, 0]
+    prob = np.exp(np.minimum(0.0, score - log_z))
+    null = starts[:, 0] + ends[:, 0]
+    has = ctx.any(axis=1)
+    return [
+        (int(si[k]), int(ei[k]), float(score[k]), float(null[k]), float(prob[k])) if has[k] else (-1, -1, 0.0, 0.0, 0.0)
+        for k in range(f)
+    ]
 
 
 _TRAIL = " \t\n.,;:!?\"'”’)]"

@@ -1,0 +1,61 @@
+"""The ONNX runtimes (encoder and span reader) agree with PyTorch on real text; the real models, no mocks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index.encoder import Encoder, model_fingerprint
+from qa.readers.span import SpanReader, SpanReaderSettings
+
+from .conftest import SEEDS
+from .test_answer import SEED_QUESTIONS
+
+TEXTS = [
+    "The Moon is Earth's only natural satellite.",
+    "Photosynthesis turns light, water and carbon dioxide into sugar and oxygen.",
+    "Pyongyang is the capital of North Korea.",
+    "A short one.",
+]
+
+
+@pytest.fixture(scope="module")
+def torch_encoder():
+    return Encoder("torch")
+
+
+@pytest.mark.parametrize("kind,min_cos", [("onnx-fp32", 0.9999), ("onnx-int8", 0.97)])
+def test_onnx_encoder_matches_torch(torch_encoder, kind, min_cos):
+    onnx = Encoder(kind)
+    a, b = torch_encoder.encode(TEXTS), onnx.encode(TEXTS)
+    assert b.shape == a.shape and b.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
+    cos = (a * b).sum(axis=1)
+    assert cos.min() >= min_cos, cos
+    # the fingerprint names the runtime, so an index built by one never silently serves another
+    assert model_fingerprint(kind) != model_fingerprint("torch")
+
+
+def test_unknown_runtimes_are_rejected():
+    with pytest.raises(ValueError, match="unknown encoder"):
+        Encoder("gpu")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown reader runtime"):
+        SpanReaderSettings(runtime="fp16")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("runtime", ["onnx-fp32", "bf16"])
+def test_reader_runtimes_pick_the_same_spans(runtime):
+    text = next(SEEDS.glob("*.txt")).read_text()
+    paragraphs = [p for p in text.split("\n\n") if len(p) > 200][:4]
+    ref = SpanReader(settings=SpanReaderSettings(runtime="fp32"))
+    other = SpanReader(settings=SpanReaderSettings(runtime=runtime))
+    same = 0
+    questions = [q for q, _ in SEED_QUESTIONS]
+    for question in questions:
+        a, b = ref.predict(question, paragraphs), other.predict(question, paragraphs)
+        best_a = max((s for s in a if s), key=lambda s: s.score)
+        best_b = max((s for s in b if s), key=lambda s: s.score)
+        same += (best_a.start, best_a.end) == (best_b.start, best_b.end)
+        if runtime == "onnx-fp32":
+            assert abs(best_a.score - best_b.score) < 1e-2
+    assert same >= (len(questions) if runtime == "onnx-fp32" else len(questions) - 1)
