@@ -442,7 +442,8 @@ def load_version(
         raise IndexMismatchError(
             f"index at {index_dir} was built with model {manifest.get('model')}, not {model}; {hint}"
         )
-    if expect_settings is not None and manifest.get("settings") != expect_settings.to_json():
+    built = {"encoder": "torch", **(manifest.get("settings") or {})}  # indexes from before the encoder choice
+    if expect_settings is not None and built != expect_settings.to_json():
         raise IndexMismatchError(
             f"index at {index_dir} was built with settings {manifest.get('settings')}, "
             f"not {expect_settings.to_json()}; {hint}"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from index.errors import IngestError
 from index.ingest import SUPPORTED, IngestLimits, doc_id_for
-from index.ingest.formats import sniff
+from index.ingest.formats import decode_text, sniff
 from index.ingest.limits import over_limit
 from index.sync import scan
 
@@ -96,7 +96,8 @@ class Library:
             raise IngestError(f"{fname}: {over_limit('bytes', len(data), limits.max_file_bytes, 'max_file_bytes')}")
         if not data.strip():
             raise IngestError(f"{fname}: empty file")
-        sniff(data, path)
+        if sniff(data, path) in ("txt", "md", "html"):
+            decode_text(data, path)  # binary or non-UTF-8 "text" is refused now, not kept and skipped later
         with self._lock:
             self.uploads.mkdir(parents=True, exist_ok=True)
             taken = {p.name.lower() for p in self.uploads.iterdir()}
