@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 from common import OUT, fast_synthetic_splitting, md_table, peak_rss_mb, save, scale_corpus
@@ -42,7 +43,9 @@ STAGES = ["embed_query", "dense", "bm25", "fusion", "read", "total"]
 
 def _configs() -> dict[str, QASettings]:
     return {
-        "before": QASettings(span=SpanReaderSettings(passages=3, runtime="fp32"), sentence_fallback=0.5),
+        "before": QASettings(
+            span=SpanReaderSettings(passages=3, runtime="fp32", micro_batch=False), sentence_fallback=0.5
+        ),
         "product": QASettings(),
     }
 
@@ -98,8 +101,15 @@ def run_size(n: int, repeats: int, n_questions: int, workers: list[int]) -> dict
         "passages": services["product"].span_reader.passages,
     }
     res["throughput"] = {}
-    for name, qa in services.items():
-        res["throughput"][f"in-process, {name}"] = _throughput(qa.answer, questions)
+    res["throughput"]["in-process, before"] = _throughput(services["before"].answer, questions)
+    product = QASettings()
+    for label, span in (
+        ("product, micro-batching off", replace(product.span, micro_batch=False)),
+        ("product (micro-batching, 0 ms wait)", product.span),
+        ("product, micro-batching with 3 ms wait", replace(product.span, batch_wait_ms=3.0)),
+    ):
+        qa = QA(store, replace(product, span=span))
+        res["throughput"][f"in-process, {label}"] = _throughput(qa.answer, questions)
     if workers:
         from qa.workers import AnswerPool
 

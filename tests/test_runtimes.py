@@ -59,3 +59,20 @@ def test_reader_runtimes_pick_the_same_spans(runtime):
         if runtime == "onnx-fp32":
             assert abs(best_a.score - best_b.score) < 1e-2
     assert same >= (len(questions) if runtime == "onnx-fp32" else len(questions) - 1)
+
+
+def test_concurrent_questions_share_forward_passes_and_get_the_same_spans():
+    from concurrent.futures import ThreadPoolExecutor
+
+    text = next(SEEDS.glob("*.txt")).read_text()
+    paragraphs = [p for p in text.split("\n\n") if len(p) > 120][:5]
+    reader = SpanReader(settings=SpanReaderSettings(micro_batch=True, batch_wait_ms=5))
+    questions = [q for q, _ in SEED_QUESTIONS] * 3
+    alone = {q: reader.predict(q, paragraphs[: 2 + len(q) % 3]) for q in set(questions)}
+    before = reader._batcher.batches
+    with ThreadPoolExecutor(6) as ex:
+        together = list(ex.map(lambda q: (q, reader.predict(q, paragraphs[: 2 + len(q) % 3])), questions))
+    assert reader._batcher.batches - before < len(questions)  # some forward passes served several questions
+    for q, got in together:
+        for a, b in zip(alone[q], got, strict=True):
+            assert (a.start, a.end) == (b.start, b.end) and abs(a.score - b.score) < 1e-3

@@ -139,3 +139,65 @@ def test_vectorised_span_search_matches_brute_force():
             assert (out[k][0], out[k][1]) == (a, b)
             assert out[k][2] == pytest.approx(m[a, b], abs=1e-3) and out[k][4] == pytest.approx(prob, abs=1e-4)
             assert out[k][3] == pytest.approx(s[k][0] + e[k][0])
+
+
+# ------------------------------------------------------------ micro-batching
+
+
+def test_micro_batcher_gives_each_caller_its_own_rows_and_merges_concurrent_calls():
+    import threading
+
+    import numpy as np
+
+    from qa.readers.batching import MicroBatcher
+
+    calls = []
+    gate = threading.Event()
+
+    def forward(ids, mask, types):
+        calls.append(ids.shape)
+        if len(calls) == 1:
+            gate.wait(5)  # the first pass is slow: the others queue up behind it
+        s = ids.astype(np.float32) * mask
+        return s, -s
+
+    mb = MicroBatcher(forward, wait_ms=0)
+    rng = np.random.default_rng(0)
+    inputs = [rng.integers(1, 100, size=(1 + i % 3, 5 + i)) for i in range(8)]
+    results: dict[int, tuple] = {}
+
+    def call(i):
+        a = inputs[i]
+        results[i] = mb(a, np.ones_like(a), np.zeros_like(a))
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]
+    threads[0].start()
+    while not calls:
+        pass
+    for t in threads[1:]:
+        t.start()
+    while len(mb._queue) < 7:
+        pass
+    gate.set()
+    for t in threads:
+        t.join(10)
+    for i, a in enumerate(inputs):
+        s, e = results[i]
+        assert s.shape == a.shape and np.array_equal(s, a.astype(np.float32)) and np.array_equal(e, -s)
+    assert mb.batches == 2 and mb.requests == 8  # the seven waiting callers shared one padded forward pass
+    assert calls[1] == (sum(len(a) for a in inputs[1:]), max(a.shape[1] for a in inputs[1:]))
+
+
+def test_micro_batcher_passes_errors_to_every_caller():
+    import numpy as np
+    import pytest
+
+    from qa.readers.batching import MicroBatcher
+
+    def forward(ids, mask, types):
+        raise RuntimeError("model failed")
+
+    mb = MicroBatcher(forward)
+    with pytest.raises(RuntimeError, match="model failed"):
+        mb(np.ones((1, 3), dtype=np.int64), np.ones((1, 3), dtype=np.int64), np.zeros((1, 3), dtype=np.int64))
+    assert not mb._busy  # the next caller is not stuck behind the failure

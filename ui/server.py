@@ -13,6 +13,7 @@ import gradio as gr
 from fastapi import FastAPI, Request
 from starlette.middleware.base import BaseHTTPMiddleware
 
+from qa.errors import SettingsError
 from qa.jobs import IndexJobs
 from qa.pipeline import QA
 from qa.settings import SEEDS_DIR
@@ -61,8 +62,11 @@ def create_server(
         from qa.workers import AnswerPool
 
         where = index_dir or getattr(service.backend, "index_dir", None)
-        if where is None:
-            raise ValueError("--workers needs an index folder (the FAISS backend)")
+        if service.backend.name != "faiss" or where is None:
+            raise SettingsError(
+                "--workers > 1 needs the FAISS backend with an index folder (worker processes share its files); "
+                "with Milvus, run several `docqa serve` processes against one Milvus server instead"
+            )
         pool = AnswerPool(where, workers, service.settings)
         answer_fn = pool.answer
     app = FastAPI(

@@ -23,6 +23,7 @@ from qa.answer_type import agreement
 from qa.confidence import FEATURES, ConfidenceModel, candidate_features
 from qa.errors import ReaderError
 from qa.readers import Candidate, Query
+from qa.readers.batching import MicroBatcher
 from qa.types import Hit
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "reader"
@@ -37,7 +38,8 @@ class SpanReaderSettings:
     """How the span reader reads: passages, window size, longest answer, threshold and runtime.
 
     ``passages``, ``threshold`` and ``runtime`` default (None) to the values chosen on SQuAD half a and shipped in
-    ``reader.json``.
+    ``reader.json``. ``micro_batch``: concurrent questions share forward passes (``qa.readers.batching``), each
+    batch waiting ``batch_wait_ms`` for company first (0: batch only what is already queued).
     """
 
     passages: int | None = None
@@ -46,6 +48,8 @@ class SpanReaderSettings:
     max_answer_tokens: int = 30
     threshold: float | None = None
     runtime: Runtime | None = None
+    micro_batch: bool = True
+    batch_wait_ms: float = 0.0
 
     def __post_init__(self) -> None:
         if (
@@ -56,6 +60,8 @@ class SpanReaderSettings:
             raise ValueError(f"invalid span reader settings: {self}")
         if self.runtime is not None and self.runtime not in get_args(Runtime):
             raise ValueError(f"unknown reader runtime {self.runtime!r} (choose {', '.join(get_args(Runtime))})")
+        if not 0 <= self.batch_wait_ms <= 100:
+            raise ValueError(f"batch_wait_ms must be within [0, 100], not {self.batch_wait_ms}")
         if self.threshold is not None and not 0 <= self.threshold <= 1:
             raise ValueError(f"threshold must be within [0, 1], not {self.threshold}")
 
@@ -148,6 +154,11 @@ class SpanReader:
         self.confidence_model = ConfidenceModel.from_meta(self.meta)
         self._sep = self.tokenizer.sep_token_id
         self._lock = threading.Lock()
+        self._batcher = (
+            MicroBatcher(self._forward, self.settings.batch_wait_ms, pad_id=self.tokenizer.pad_token_id or 0)
+            if self.settings.micro_batch
+            else None
+        )
 
     def predict(self, question: str, contexts: Sequence[str]) -> list[SpanScore | None]:
         """The best span inside each context (None when no window of it has one)."""
@@ -183,17 +194,23 @@ class SpanReader:
         return best
 
     def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray):
-        """Start and end logits (numpy) of a batch of windows, in the chosen runtime."""
+        """Start and end logits (numpy) of a batch of windows, in the chosen runtime (micro-batched with the windows
+        of concurrent callers unless ``micro_batch`` is off)."""
+        if self._batcher is not None:
+            return self._batcher(input_ids, attention_mask, token_type_ids)
+        with self._lock:
+            return self._forward(input_ids, attention_mask, token_type_ids)
+
+    def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray):
         if self._onnx is not None:
-            with self._lock:
-                return self._onnx(input_ids, attention_mask, token_type_ids)
+            return self._onnx(input_ids, attention_mask, token_type_ids)
         t = self.torch
         inputs = {
             "input_ids": t.from_numpy(input_ids),
             "attention_mask": t.from_numpy(attention_mask),
             "token_type_ids": t.from_numpy(token_type_ids),
         }
-        with self._lock, t.inference_mode(), t.autocast("cpu", dtype=t.bfloat16, enabled=self.runtime == "bf16"):
+        with t.inference_mode(), t.autocast("cpu", dtype=t.bfloat16, enabled=self.runtime == "bf16"):
             out = self.model(**inputs)
         return out.start_logits.float().numpy(), out.end_logits.float().numpy()
 

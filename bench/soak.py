@@ -1,0 +1,270 @@
+"""Soak: loopback clients for minutes against a real ``docqa serve`` process, mixing questions, uploads, deletions.
+
+    python bench/soak.py --clients 20 --minutes 10
+
+The server runs as its own process (the installed ``docqa serve`` on a copy of the seeds, in a temporary folder),
+so its memory is measured from outside (psutil, every 5 s). Each client loops: mostly questions through
+``POST /api/answer`` (every answer checked with ``answer_json_is_consistent``: the cited text is exactly the
+slice of a passage served with it), now and then an upload of a small document (txt, md, html or a generated
+PDF) and, later, its deletion, and the occasional bad request (which must get a clear 4xx JSON error, counted
+as expected, not as an error). An error is any 5xx, any connection failure, any 4xx to a valid request (429 is
+counted separately: it is the per-client limit doing its job), or any inconsistent answer.
+Reports requests, errors, answers checked, and the server's RSS over time: growth after warm-up (the first 20%
+of the run) must stay under 10%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from common import ROOT, md_table, save
+
+from qa.types import answer_json_is_consistent
+
+QUESTIONS = [
+    "What is THAAD?",
+    "Where will the drill be held?",
+    "When will the drill be held?",
+    "Who said the THAAD system threatens equilibrium on the Korean Peninsula?",
+    "What did Xi Jinping declare?",
+    "When did the Korean War last?",
+    "What is the capital of France?",
+    "How far away is the Moon?",
+    "When did the supply ship reach the port?",
+]
+
+
+def request(url: str, method: str = "GET", body: bytes | None = None, headers: dict | None = None):
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        try:
+            return e.code, json.loads(raw)
+        except ValueError:
+            return e.code, {"raw": raw[:200].decode("utf-8", "replace")}
+
+
+def multipart(name: str, content: bytes) -> tuple[bytes, dict]:
+    b = "docqa-soak"
+    body = (
+        f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode() + content + f"\r\n--{b}--\r\n".encode()
+    return body, {"Content-Type": f"multipart/form-data; boundary={b}"}
+
+
+def make_upload(rng: random.Random, i: int) -> tuple[str, bytes]:
+    n = rng.randint(1, 999)
+    text = (
+        f"Bulletin {i}. The supply ship number {n} reached the port of Vladivostok on day {n % 28 + 1}. "
+        f"It carried {n * 3} tonnes of grain and {n % 17} crates of spare parts for the research center."
+    )
+    kind = rng.choice(["txt", "md", "html", "pdf"])
+    if kind == "html":
+        return f"soak-{i}.html", f"<html><body><h1>Bulletin {i}</h1><p>{text}</p></body></html>".encode()
+    if kind == "md":
+        return f"soak-{i}.md", f"# Bulletin {i}\n\n{text}\n".encode()
+    if kind == "pdf":
+        from fpdf import FPDF
+
+        pdf = FPDF()
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=11)
+        pdf.multi_cell(0, 6, text)
+        return f"soak-{i}.pdf", bytes(pdf.output())
+    return f"soak-{i}.txt", text.encode()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--minutes", type=float, default=10)
+    ap.add_argument("--upload-rate", type=float, default=0.03, help="share of client actions that upload")
+    args = ap.parse_args()
+    import psutil
+
+    tmp = Path(tempfile.mkdtemp())
+    corpus, ix = tmp / "corpus", tmp / "ix"
+    shutil.copytree(ROOT / "seeds", corpus)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).with_name("docqa")
+    log = open(tmp / "server.log", "w")  # noqa: SIM115
+    server = subprocess.Popen(
+        [str(exe), "serve", "--corpus", str(corpus), "--index", str(ix), "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            if request(base + "api/health")[0] == 200:
+                break
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise SystemExit(f"server did not start; see {tmp / 'server.log'}")
+        time.sleep(0.5)
+
+    proc = psutil.Process(server.pid)
+    stop = time.monotonic() + args.minutes * 60
+    t0 = time.monotonic()
+    lock = threading.Lock()
+    counts = {"answers": 0, "consistent": 0, "uploads": 0, "deletions": 0, "bad_requests": 0, "refused_429": 0}
+    latencies: list[float] = []
+    errors: list[str] = []
+    rss: list[tuple[float, float]] = []
+
+    def record_error(msg: str) -> None:
+        with lock:
+            errors.append(msg[:300])
+
+    def client(i: int) -> None:
+        rng = random.Random(i)
+        mine: list[str] = []
+        k = 0
+        while time.monotonic() < stop:
+            k += 1
+            r = rng.random()
+            try:
+                if r < args.upload_rate:
+                    name, content = make_upload(rng, i * 100_000 + k)
+                    status, out = request(base + "api/documents", "POST", *multipart(name, content))
+                    if status == 202:
+                        mine.append(out["doc_id"])
+                        with lock:
+                            counts["uploads"] += 1
+                    elif status == 429:
+                        with lock:
+                            counts["refused_429"] += 1
+                    else:
+                        record_error(f"upload {status}: {out}")
+                elif r < 2 * args.upload_rate and mine:
+                    doc = mine.pop(0)
+                    status, out = request(base + f"api/documents/{doc}", "DELETE")
+                    if status == 202:
+                        with lock:
+                            counts["deletions"] += 1
+                    elif status == 400 and "unknown document" in str(out):
+                        mine.append(doc)  # not indexed yet: try again later
+                    elif status == 429:
+                        with lock:
+                            counts["refused_429"] += 1
+                    else:
+                        record_error(f"delete {status}: {out}")
+                elif r < 2 * args.upload_rate + 0.02:
+                    bad = rng.choice([b"{}", b'{"question": ""}', b"not json", b'{"question": "x", "k": 0}'])
+                    status, out = request(base + "api/answer", "POST", bad, {"Content-Type": "application/json"})
+                    if 400 <= status < 500 and "error" in out:
+                        with lock:
+                            counts["bad_requests"] += 1
+                    else:
+                        record_error(f"bad request got {status}: {out}")
+                else:
+                    q = rng.choice(QUESTIONS)
+                    t = time.perf_counter()
+                    body = json.dumps({"question": q}).encode()
+                    status, out = request(
+                        base + "api/answer", "POST", body, {"Content-Type": "application/json", "X-Client-Id": str(i)}
+                    )
+                    dt = (time.perf_counter() - t) * 1000
+                    if status == 429:
+                        with lock:
+                            counts["refused_429"] += 1
+                        continue
+                    ok = status == 200 and answer_json_is_consistent(out)
+                    with lock:
+                        counts["answers"] += 1
+                        counts["consistent"] += ok
+                        latencies.append(dt)
+                    if not ok:
+                        record_error(f"answer {status}: {str(out)[:200]}")
+            except Exception as exc:  # a connection failure is an error, counted, and the client goes on
+                record_error(f"{type(exc).__name__}: {exc}")
+                time.sleep(0.5)
+
+    def sampler() -> None:
+        while time.monotonic() < stop:
+            rss.append((time.monotonic() - t0, proc.memory_info().rss / 1e6))
+            time.sleep(5)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
+    threads.append(threading.Thread(target=sampler))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    _, health = request(base + "api/health")
+    server.terminate()
+    server.wait(30)
+    log.close()
+    wall = time.monotonic() - t0
+    warm = [m for s, m in rss if s >= 0.2 * wall]
+    growth = (max(warm) / warm[0] - 1) if len(warm) > 1 else float("nan")
+    res = {
+        "clients": args.clients,
+        "seconds": round(wall, 1),
+        **counts,
+        "requests": counts["answers"] + counts["uploads"] + counts["deletions"] + counts["bad_requests"],
+        "errors": len(errors),
+        "error_samples": errors[:10],
+        "answer_p50_ms": float(np.median(latencies)) if latencies else None,
+        "answer_p95_ms": float(np.percentile(latencies, 95)) if latencies else None,
+        "rss_mb": rss,
+        "rss_after_warmup_mb": [warm[0], max(warm)] if warm else None,
+        "rss_growth_after_warmup": growth,
+        "documents_at_end": health.get("documents"),
+    }
+    shutil.rmtree(tmp, ignore_errors=True)
+    md = f"### Soak: {args.clients} loopback clients for {wall / 60:.1f} min against `docqa serve` (2 CPU cores)\n\n"
+    md += md_table(
+        [
+            "requests",
+            "errors",
+            "answers checked consistent",
+            "uploads",
+            "deletions",
+            "bad requests refused (4xx JSON)",
+            "429",
+            "answer p50 / p95 ms",
+            "server RSS after warm-up MB (start -> max)",
+            "growth",
+        ],
+        [
+            [
+                res["requests"],
+                res["errors"],
+                f"{counts['consistent']} / {counts['answers']}",
+                counts["uploads"],
+                counts["deletions"],
+                counts["bad_requests"],
+                counts["refused_429"],
+                f"{res['answer_p50_ms']:.0f} / {res['answer_p95_ms']:.0f}",
+                f"{warm[0]:.0f} -> {max(warm):.0f}" if warm else "-",
+                f"{growth:+.1%}",
+            ]
+        ],
+    )
+    save("soak", md, res)
+
+
+if __name__ == "__main__":
+    main()
