@@ -63,9 +63,13 @@ def request(url: str, method: str = "GET", body: bytes | None = None, headers: d
 def multipart(name: str, content: bytes) -> tuple[bytes, dict]:
     b = "docqa-soak"
     body = (
-        f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode() + content + f"\r\n--{b}--\r\n".encode()
+        (
+            f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{b}--\r\n".encode()
+    )
     return body, {"Content-Type": f"multipart/form-data; boundary={b}"}
 
 
