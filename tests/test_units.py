@@ -201,3 +201,29 @@ def test_micro_batcher_passes_errors_to_every_caller():
     with pytest.raises(RuntimeError, match="model failed"):
         mb(np.ones((1, 3), dtype=np.int64), np.ones((1, 3), dtype=np.int64), np.zeros((1, 3), dtype=np.int64))
     assert not mb._busy  # the next caller is not stuck behind the failure
+
+
+@pytest.mark.parametrize(
+    "text,first,last,expected",
+    [
+        ("The plan was backed by the U.S. and Korea.", "U.S.", "U.S.", "U.S."),
+        ("It was made by Apple Inc. in 2007.", "Apple", "Inc.", "Apple Inc."),
+        ("He ended the sentence.", "ended", "sentence.", "ended the sentence"),
+        (
+            "Xi said his country “would not allow war on the peninsula.”",
+            "his",
+            "peninsula",
+            "his country “would not allow war on the peninsula.”",
+        ),
+        (
+            "Xi said his country “would not allow war on the peninsula.”",
+            "would",
+            "peninsula",
+            "would not allow war on the peninsula",
+        ),
+        ("a ‘hit-to-kill’ approach", "‘hit", "kill’", "hit-to-kill"),
+    ],
+)
+def test_clean_span_keeps_abbreviations_and_closes_quotes(text, first, last, expected):
+    s, e = clean_span(text, text.index(first), text.index(last) + len(last), 0, len(text))
+    assert text[s:e] == expected

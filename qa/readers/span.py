@@ -8,6 +8,7 @@ fresh install needs no download. ``train/train_reader.py`` trains it, ``train/ex
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -307,7 +308,8 @@ _LEAD = " \t\n,;:\"'“‘([]"
 
 
 def clean_span(text: str, start: int, end: int, lo: int, hi: int) -> tuple[int, int]:
-    """Widen a sub-word span to whole words and trim surrounding whitespace and punctuation."""
+    """Widen a sub-word span to whole words, trim surrounding whitespace and punctuation, keep the dot of an
+    abbreviation ("U.S.", "Inc.") and close a quotation the span opens when its closing mark follows at once."""
     while start > lo and text[start - 1].isalnum() and text[start].isalnum():
         start -= 1
     while end < hi and text[end - 1].isalnum() and text[end].isalnum():
@@ -317,8 +319,24 @@ def clean_span(text: str, start: int, end: int, lo: int, hi: int) -> tuple[int, 
     while end > start and text[end - 1] in _TRAIL:
         if text[end - 1] == ")" and "(" in text[start:end]:
             break
+        if text[end - 1] == "." and _ABBREVIATION.search(text, max(lo, end - 12), end):
+            break
         end -= 1
+    for open_q, close_q in _QUOTES:
+        inside = text[start:end]
+        if inside.count(open_q) > inside.count(close_q):  # “... without its closing mark
+            j = end
+            while j < min(hi, end + 3) and text[j] in ".,;:!? ":
+                j += 1
+            if j < hi and text[j] == close_q:
+                end = j + 1
     return start, end
+
+
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:[A-Za-z]\.){2,}|\b(?:Inc|Ltd|Co|Corp|Jr|Sr|Dr|Mr|Mrs|Ms|St|Mt|vs|etc|Calif|Gen|Gov|Sen)\.)$"
+)
+_QUOTES = (("“", "”"), ("‘", "’"), ("«", "»"))
 
 
 _load_lock = threading.Lock()
