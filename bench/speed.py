@@ -47,6 +47,7 @@ def _configs() -> dict[str, QASettings]:
             span=SpanReaderSettings(passages=3, runtime="fp32", micro_batch=False), sentence_fallback=0.5
         ),
         "product": QASettings(),
+        "product + early exit 0.4": QASettings(span=SpanReaderSettings(early_exit=0.4)),
     }
 
 

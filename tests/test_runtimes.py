@@ -76,3 +76,21 @@ def test_concurrent_questions_share_forward_passes_and_get_the_same_spans():
     for q, got in together:
         for a, b in zip(alone[q], got, strict=True):
             assert (a.start, a.end) == (b.start, b.end) and abs(a.score - b.score) < 1e-3
+
+
+def test_early_exit_reads_the_top_passage_first_and_the_rest_only_when_unsure(seed_qa):
+    from dataclasses import replace
+
+    from qa import QA
+
+    calls = []
+    for exit_at, question in ((0.0, "What is THAAD?"), (1.0, "What is THAAD?")):
+        settings = replace(seed_qa.settings, span=SpanReaderSettings(early_exit=exit_at))
+        qa = QA(seed_qa.backend, settings)
+        real = qa.span_reader.predict
+        qa.span_reader.predict = lambda q, ctx, real=real: calls.append(len(ctx)) or real(q, ctx)
+        ans = qa.answer(question)
+        assert ans.found and ans.text == seed_qa.answer(question).text
+    reader_passages = seed_qa.span_reader.passages
+    # 0.0: the first passage always decides; 1.0: it never does, so the other passages are read after it
+    assert calls == [1, 1, min(reader_passages, len(seed_qa.answer("What is THAAD?").hits)) - 1]

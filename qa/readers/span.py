@@ -40,7 +40,8 @@ class SpanReaderSettings:
 
     ``passages``, ``threshold`` and ``runtime`` default (None) to the values chosen on SQuAD half a and shipped in
     ``reader.json``. ``micro_batch``: concurrent questions share forward passes (``qa.readers.batching``), each
-    batch waiting ``batch_wait_ms`` for company first (0: batch only what is already queued).
+    batch waiting ``batch_wait_ms`` for company first (0: batch only what is already queued). ``early_exit``:
+    read the top passage alone first and stop when its span's confidence reaches this (see the README).
     """
 
     passages: int | None = None
@@ -51,6 +52,7 @@ class SpanReaderSettings:
     runtime: Runtime | None = None
     micro_batch: bool = True
     batch_wait_ms: float = 0.0
+    early_exit: float | None = None
 
     def __post_init__(self) -> None:
         if (
@@ -61,6 +63,8 @@ class SpanReaderSettings:
             raise ValueError(f"invalid span reader settings: {self}")
         if self.runtime is not None and self.runtime not in get_args(Runtime):
             raise ValueError(f"unknown reader runtime {self.runtime!r} (choose {', '.join(get_args(Runtime))})")
+        if self.early_exit is not None and not 0 <= self.early_exit <= 1:
+            raise ValueError(f"early_exit must be within [0, 1], not {self.early_exit}")
         if not 0 <= self.batch_wait_ms <= 100:
             raise ValueError(f"batch_wait_ms must be within [0, 100], not {self.batch_wait_ms}")
         if self.threshold is not None and not 0 <= self.threshold <= 1:
@@ -216,8 +220,21 @@ class SpanReader:
         return out.start_logits.float().numpy(), out.end_logits.float().numpy()
 
     def read(self, query: Query, hits: Sequence[Hit], view: IndexView) -> list[Candidate]:
-        """The best span of each of the top ``passages`` hits with its calibrated confidence, most confident first."""
+        """The best span of each of the top ``passages`` hits with its calibrated confidence, most confident first.
+
+        With ``early_exit`` set, the top passage is read first and the others only when its span's confidence is
+        under ``early_exit`` (then the result is exactly what reading all of them at once gives)."""
         top = list(hits[: self.passages])
+        exit_at = self.settings.early_exit
+        if exit_at is not None and len(top) > 1:
+            raw = self._spans(query, top[:1], view)
+            first = self._score(query, raw, hits)
+            if first and first[0].confidence >= exit_at:
+                return first
+            return self._score(query, raw + self._spans(query, top[1:], view), hits)
+        return self._score(query, self._spans(query, top, view), hits)
+
+    def _spans(self, query: Query, top: list[Hit], view: IndexView) -> list[dict]:
         preds = self.predict(query.text, [h.passage.text for h in top])
         raw: list[dict] = []
         for hit, p in zip(top, preds, strict=True):
@@ -245,6 +262,9 @@ class SpanReader:
                     "dense_rank": hit.dense_rank,
                 }
             )
+        return raw
+
+    def _score(self, query: Query, raw: list[dict], hits: Sequence[Hit]) -> list[Candidate]:
         if "type" in self.confidence_model.names and raw:
             ctx = []
             for r in raw:
