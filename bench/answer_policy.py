@@ -3,6 +3,7 @@
     python bench/answer_policy.py collect v1 [--every N]   # read the top 8 passages of each question once
     python bench/answer_policy.py collect v2 [--every N]
     python bench/answer_policy.py sweep [--write]          # policies side by side; --write ships the chosen one
+    python bench/answer_policy.py early-exit               # read the top passage first, the rest only if unsure
 
 ``collect`` runs retrieval and the span reader over the top 8 passages of every question (one batched forward
 pass) and stores every passage's best span with its scores, the retrieval scores, the answer-type agreement and
@@ -309,6 +310,44 @@ def cmd_sweep(args) -> None:
         print(f"wrote calibration ({'+'.join(names)}), threshold {t:.3f}, passages {n} to {MODEL_DIR / META}")
 
 
+def cmd_early_exit(args) -> None:
+    """Read the top ``first`` passages, stop when the best confidence there reaches E, else read all 5."""
+    v1, v2 = load("v1"), load("v2")
+    meta = json.loads((MODEL_DIR / META).read_text())
+    model = ConfidenceModel.from_meta(meta)
+    idx = [FEATURES.index(f) for f in model.names]
+    t, n = float(meta["threshold"]), int(meta.get("passages", 5))
+
+    def conf(r: dict, k: int) -> np.ndarray:
+        f = features(r, k)
+        return model.predict(f[:, idx]) if len(f) else np.zeros(0)
+
+    def run(recs: list[dict], first: int, e: float) -> tuple[dict, float, float]:
+        out, exits, read = [], 0, 0
+        for r in recs:
+            c = conf(r, first) if first else np.zeros(0)
+            if len(c) and c.max() >= e:
+                exits += 1
+                read += first
+                out.append(([s for s in r["spans"] if s["rank"] <= first][int(np.argmax(c))]["text"], True, "span"))
+            else:
+                read += n
+                out.append(decide(r, conf(r, n), n, t))
+        return score(recs, out), exits / len(recs), read / len(recs)
+
+    rows, res = [], {}
+    for first, e in [(0, 1.0)] + [(f, e) for f in (1, 2) for e in (0.3, 0.4, 0.5, 0.6)]:
+        (a, ea, pa), (b, eb, _) = run(v1, first, e), run(v2, first, e)
+        name = "read all 5 (shipped)" if first == 0 else f"top {first} first, exit at confidence >= {e}"
+        res[name] = {"v1.1": a, "v2.0": b, "exit_v1.1": ea, "exit_v2.0": eb, "passages_read_v1.1": pa}
+        rows.append([name, a["EM"], a["F1"], ea, pa, b["F1"], eb])
+    md = f"### Early exit, replayed on the collected half-a records ({len(v1)} v1.1, {len(v2)} v2.0 questions)\n\n"
+    md += md_table(
+        ["policy", "v1.1 EM", "v1.1 F1", "v1.1 exits early", "passages read (mean)", "v2.0 F1", "v2.0 exits"], rows
+    )
+    save("early_exit", md, res)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -319,8 +358,9 @@ def main() -> None:
     p.add_argument("--write", action="store_true", help="store the chosen confidence model in reader.json")
     p.add_argument("--passages", type=int, default=5)
     p.add_argument("--features", nargs="+", default=list(FEATURES))
+    sub.add_parser("early-exit")
     args = ap.parse_args()
-    {"collect": cmd_collect, "sweep": cmd_sweep}[args.cmd](args)
+    {"collect": cmd_collect, "sweep": cmd_sweep, "early-exit": cmd_early_exit}[args.cmd](args)
 
 
 if __name__ == "__main__":
