@@ -44,10 +44,10 @@ STAGES = ["embed_query", "dense", "bm25", "fusion", "read", "total"]
 def _configs() -> dict[str, QASettings]:
     return {
         "before": QASettings(
-            span=SpanReaderSettings(passages=3, runtime="fp32", micro_batch=False), sentence_fallback=0.5
+            span=SpanReaderSettings(passages=3, runtime="fp32", early_exit=1.0), sentence_fallback=0.5
         ),
+        "product, reading all 5 passages at once": QASettings(span=SpanReaderSettings(early_exit=1.0)),
         "product": QASettings(),
-        "product + early exit 0.4": QASettings(span=SpanReaderSettings(early_exit=0.4)),
     }
 
 
@@ -105,9 +105,10 @@ def run_size(n: int, repeats: int, n_questions: int, workers: list[int]) -> dict
     res["throughput"]["in-process, before"] = _throughput(services["before"].answer, questions)
     product = QASettings()
     for label, span in (
-        ("product, micro-batching off", replace(product.span, micro_batch=False)),
-        ("product (micro-batching, 0 ms wait)", product.span),
-        ("product, micro-batching with 3 ms wait", replace(product.span, batch_wait_ms=3.0)),
+        ("product, reading all 5 at once", replace(product.span, early_exit=1.0)),
+        ("product", product.span),
+        ("product, micro-batching (0 ms wait)", replace(product.span, micro_batch=True)),
+        ("product, micro-batching with 3 ms wait", replace(product.span, micro_batch=True, batch_wait_ms=3.0)),
     ):
         qa = QA(store, replace(product, span=span))
         res["throughput"][f"in-process, {label}"] = _throughput(qa.answer, questions)

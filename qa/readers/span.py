@@ -41,7 +41,9 @@ class SpanReaderSettings:
     ``passages``, ``threshold`` and ``runtime`` default (None) to the values chosen on SQuAD half a and shipped in
     ``reader.json``. ``micro_batch``: concurrent questions share forward passes (``qa.readers.batching``), each
     batch waiting ``batch_wait_ms`` for company first (0: batch only what is already queued). ``early_exit``:
-    read the top passage alone first and stop when its span's confidence reaches this (see the README).
+    read the top passage alone first and stop when its span's confidence reaches this (None: the value shipped in
+    ``reader.json``; 1.0: read all passages at once). ``micro_batch`` is off by default: on 2 cores it did not
+    raise throughput (``bench/speed.py``).
     """
 
     passages: int | None = None
@@ -50,7 +52,7 @@ class SpanReaderSettings:
     max_answer_tokens: int = 30
     threshold: float | None = None
     runtime: Runtime | None = None
-    micro_batch: bool = True
+    micro_batch: bool = False
     batch_wait_ms: float = 0.0
     early_exit: float | None = None
 
@@ -157,6 +159,8 @@ class SpanReader:
             self.settings.threshold if self.settings.threshold is not None else float(self.meta.get("threshold", 0.5))
         )
         self.confidence_model = ConfidenceModel.from_meta(self.meta)
+        exit_at = self.settings.early_exit if self.settings.early_exit is not None else self.meta.get("early_exit")
+        self.early_exit = 1.0 if exit_at is None else float(exit_at)  # 1.0: always read every passage at once
         self._sep = self.tokenizer.sep_token_id
         self._lock = threading.Lock()
         self._batcher = (
@@ -225,8 +229,8 @@ class SpanReader:
         With ``early_exit`` set, the top passage is read first and the others only when its span's confidence is
         under ``early_exit`` (then the result is exactly what reading all of them at once gives)."""
         top = list(hits[: self.passages])
-        exit_at = self.settings.early_exit
-        if exit_at is not None and len(top) > 1:
+        exit_at = self.early_exit
+        if exit_at < 1.0 and len(top) > 1:
             raw = self._spans(query, top[:1], view)
             first = self._score(query, raw, hits)
             if first and first[0].confidence >= exit_at:
