@@ -113,6 +113,20 @@ def load_scifact() -> tuple[list[Document], list[tuple[str, str, set[str]]]]:
     return docs, [(cid, c, rel) for cid, (c, rel) in claims.items()]
 
 
+def scifact_beir_claims() -> list[tuple[str, str, set[str]]]:
+    """BEIR's SciFact test protocol: all 300 validation claims, each relevant to every document it cites
+    (``cited_doc_ids``; 339 pairs, the size of BEIR's test qrels), evidence or not."""
+    import csv
+    import io
+    import zipfile
+
+    z = zipfile.ZipFile(DATA / "scifact" / "scifact-hf-csv.zip")
+    out: dict[str, tuple[str, set[str]]] = {}
+    for row in csv.DictReader(io.TextIOWrapper(z.open("claims_validation.csv"), encoding="utf-8")):
+        out.setdefault(row["id"], (row["claim"], set()))[1].update(re.findall(r"\d+", row["cited_doc_ids"]))
+    return [(cid, c, rel) for cid, (c, rel) in out.items() if rel]
+
+
 # ----------------------------------------------------------------- output
 
 
