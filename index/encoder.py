@@ -73,7 +73,8 @@ class Encoder:
             from sentence_transformers import SentenceTransformer
 
             self.model = SentenceTransformer(str(model_path()), device="cpu")
-            self.dim = int(self.model.get_sentence_embedding_dimension())
+            dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+            self.dim = int(dim())
         else:
             import onnxruntime as ort
             from transformers import AutoTokenizer
