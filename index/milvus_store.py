@@ -631,6 +631,10 @@ class MilvusStore:
                     flush(self.text_name, chunks)
         flush(self.passages_name, batch)
         flush(self.text_name, chunks)
+        # seal the new segments before the switch: durable, and indexed (HNSW, BM25 postings) instead of searched by
+        # brute force in growing segments (measured at 10k passages in Milvus Lite: BM25 1.6 s -> 25 ms per query)
+        self._call("flush", self.passages_name)
+        self._call("flush", self.text_name)
         # then the _docs rows, which switch readers to the new versions
         for d, ps in all_ps:
             prev = live.get(d.doc_id)
