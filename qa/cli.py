@@ -56,7 +56,8 @@ def _limits(args: argparse.Namespace) -> IngestLimits:
     )
 
 
-def _service(args: argparse.Namespace, progress: bool = False):
+def service_from_args(args: argparse.Namespace, progress: bool = False):
+    """The QA service of ``--corpus``/``--index``/``--backend`` with the ingestion limits of the flags."""
     from qa.pipeline import QA
 
     limits = _limits(args) if hasattr(args, "max_chars") else None
@@ -107,7 +108,7 @@ def format_answer(ans) -> str:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    service = _service(args)
+    service = service_from_args(args)
     questions = args.question or [ln for ln in sys.stdin.read().splitlines() if ln.strip()]
     rc = 0
     for q in questions:
@@ -125,7 +126,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _cmd_add(args: argparse.Namespace) -> int:
-    service = _service(args)
+    service = service_from_args(args)
     ids, stats = service.add_files(args.files)
     for path, why in stats.skipped:
         print(f"skipped {path}: {why}", file=sys.stderr)
@@ -134,7 +135,7 @@ def _cmd_add(args: argparse.Namespace) -> int:
 
 
 def _cmd_remove(args: argparse.Namespace) -> int:
-    service = _service(args)
+    service = service_from_args(args)
     for doc_id in args.doc_ids:
         stats = service.remove_document(doc_id)
         print(f"removed {doc_id}; {stats.documents} document(s), {stats.passages} passages in the index")
@@ -142,7 +143,7 @@ def _cmd_remove(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    docs = _service(args).documents()
+    docs = service_from_args(args).documents()
     if args.json:
         print(json.dumps([d.__dict__ for d in docs], indent=1))
         return 0
@@ -155,7 +156,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from qa.feedback import evaluate, read_jsonl
 
-    rep = evaluate(_service(args), read_jsonl(args.file))
+    rep = evaluate(service_from_args(args), read_jsonl(args.file))
     for row in rep.rows if args.verbose_rows else []:
         print(json.dumps(row, ensure_ascii=False))
     for e in rep.errors:
@@ -167,7 +168,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 def _cmd_verify(args: argparse.Namespace) -> int:
     from qa.feedback import read_jsonl, verify
 
-    problems = verify(_service(args).index, read_jsonl(args.file))
+    problems = verify(service_from_args(args).index, read_jsonl(args.file))
     for p in problems:
         print(json.dumps(p, ensure_ascii=False))
     print(f"{len(problems)} citation(s) no longer hold", file=sys.stderr)

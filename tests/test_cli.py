@@ -91,3 +91,14 @@ def test_add_list_ask_within_remove_eval_verify(tmp_path, capsys):
     assert json.loads(_run(capsys, "list", *opts, "--json").stdout) == []
     assert _run(capsys, "add", str(seed), *opts).returncode == 0
     assert [d["doc_id"] for d in json.loads(_run(capsys, "list", *opts, "--json").stdout)] == [seed.name]
+
+
+def test_serve_uses_the_ingestion_limit_flags(tmp_path, monkeypatch):
+    """`docqa serve --max-chars N` serves with that limit (the flags are not only accepted but applied)."""
+    import ui.server
+    from ui.cli import main
+
+    served = {}
+    monkeypatch.setattr(ui.server, "launch", lambda service, **kw: served.update(service=service, **kw))
+    assert main(["serve", "--corpus", str(SEEDS), "--index", str(tmp_path / "ix"), "--max-chars", "12345"]) == 0
+    assert served["service"].limits.max_chars == 12345 and served["port"] == 7860

@@ -5,21 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from qa.cli import build_parser, corpus_options, run
+from qa.cli import build_parser, corpus_options, limit_options, run, service_from_args
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from ui.server import launch
 
-    launch(
-        corpus=args.corpus,
-        index_dir=args.index,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        backend=args.backend,
-        milvus_uri=args.milvus_uri,
-    )
+    launch(service_from_args(args, progress=True), host=args.host, port=args.port, workers=args.workers)
     return 0
 
 
@@ -27,6 +19,7 @@ def add_serve(sub) -> None:
     """Add ``docqa serve`` to the question-answering commands."""
     p = sub.add_parser("serve", help="start the chat (Gradio) and the REST API")
     corpus_options(p)
+    limit_options(p)  # uploads and folder updates are read with these limits
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--workers", type=int, default=1, help="processes answering questions (one shared index)")

@@ -16,7 +16,6 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from qa.errors import SettingsError
 from qa.jobs import IndexJobs
 from qa.pipeline import QA
-from qa.settings import SEEDS_DIR
 from ui.api import ServerLimits, api_router, error_response, install_error_handlers
 from ui.app import CSS, create_app
 
@@ -83,19 +82,10 @@ def create_server(
     return gr.mount_gradio_app(app, demo, path="/", css=CSS, max_file_size=limits.max_upload_bytes)
 
 
-def launch(
-    corpus: str | Path = SEEDS_DIR,
-    index_dir: str | Path | None = None,
-    host: str = "127.0.0.1",
-    port: int = 7860,
-    workers: int = 1,
-    backend: str = "faiss",
-    milvus_uri: str | None = None,
-) -> None:
-    """Open (or build) the index of ``corpus`` and serve the chat and the REST API until interrupted."""
+def launch(service: QA, host: str = "127.0.0.1", port: int = 7860, workers: int = 1) -> None:
+    """Serve the chat and the REST API over ``service`` until interrupted."""
     import uvicorn
 
-    service = QA.from_corpus(corpus, index_dir, progress=True, backend=backend, milvus_uri=milvus_uri)
     app = create_server(service, workers=workers)
     print(f"DocQA: chat at http://{host}:{port}/ , REST API at http://{host}:{port}/api (docs: /docs)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
