@@ -30,7 +30,7 @@ from qa.answer_type import agreement
 from qa.confidence import FEATURES, ConfidenceModel, candidate_features
 from qa.pipeline import QA
 from qa.readers import Query
-from qa.readers.span import META, MODEL_DIR, SpanReader, clean_span
+from qa.readers.span import META, MODEL_DIR, SpanReader
 from qa.settings import QASettings
 
 READ = 8
@@ -64,37 +64,18 @@ def cmd_collect(args) -> None:
         for i, q in enumerate(qs):
             qvec = service.encoder.encode([q.question])[0]
             hits = service.retriever.search(view, q.question, READ, query_vec=qvec)
-            preds = reader.predict(q.question, [h.passage.text for h in hits])
+            query = Query(q.question, qvec, tuple(tokenize(q.question)))
             spans, ctx = [], []
-            for h, p in zip(hits, preds, strict=True):
-                if p is None:
-                    continue
-                ps = h.passage
-                text = view.document(ps.doc_id).text
-                s, e = clean_span(text, ps.start + p.start, ps.start + p.end, ps.start, ps.end)
-                if e <= s:
-                    continue
-                sent = ps.sentence_at(s)
+            for r in reader.spans(query, hits, view):  # exactly the spans the product reads
+                s, e, sent, text = r["start"], r["end"], r["sentence"], r["text"]
                 s0, s1 = min(sent.start, s), max(sent.end, e)
+                keep = ("rank", "score", "null", "prob", "dense", "bm25", "bm25_rank", "dense_rank")
                 spans.append(
-                    {
-                        "rank": h.rank,
-                        "text": text[s:e],
-                        "sentence": text[s0:s1],
-                        "score": p.score,
-                        "null": p.null_score,
-                        "prob": p.prob,
-                        "fused": h.fused,
-                        "bm25": h.bm25,
-                        "dense": h.dense,
-                        "bm25_rank": h.bm25_rank,
-                        "dense_rank": h.dense_rank,
-                    }
+                    {"text": text[s:e], "sentence": text[s0:s1], "fused": r["hit"].fused} | {k: r[k] for k in keep}
                 )
                 ctx.append((text[s0:s1], s - s0, e - s0))
             for sp, ag in zip(spans, agreement(q.question, ctx), strict=True):
                 sp["type"] = ag
-            query = Query(q.question, qvec, tuple(tokenize(q.question)))
             sents = service.sentence_reader.read(query, hits, view)
             best_sent = sents[0] if sents else None
             rec = {

@@ -231,14 +231,16 @@ class SpanReader:
         top = list(hits[: self.passages])
         exit_at = self.early_exit
         if exit_at < 1.0 and len(top) > 1:
-            raw = self._spans(query, top[:1], view)
+            raw = self.spans(query, top[:1], view)
             first = self._score(query, raw, hits)
             if first and first[0].confidence >= exit_at:
                 return first
-            return self._score(query, raw + self._spans(query, top[1:], view), hits)
-        return self._score(query, self._spans(query, top, view), hits)
+            return self._score(query, raw + self.spans(query, top[1:], view), hits)
+        return self._score(query, self.spans(query, top, view), hits)
 
-    def _spans(self, query: Query, top: list[Hit], view: IndexView) -> list[dict]:
+    def spans(self, query: Query, top: list[Hit], view: IndexView) -> list[dict]:
+        """The best span of each passage of ``top`` (cleaned, document offsets) with the reader and retrieval scores
+        the confidence model reads; passages without a span are left out."""
         preds = self.predict(query.text, [h.passage.text for h in top])
         raw: list[dict] = []
         for hit, p in zip(top, preds, strict=True):
