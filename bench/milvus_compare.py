@@ -3,6 +3,7 @@
     python bench/milvus_compare.py quality [--every 3]     # SQuAD v1.1 half a: recall@1/5/20, EM/F1
     python bench/milvus_compare.py latency --sizes 10000 100000
     python bench/milvus_compare.py scale --sizes 1000000   # build time, query latency, memory (one size a process)
+    python bench/milvus_compare.py reopen DIR              # a Milvus Lite index folder built earlier, opened afresh
 
 ``quality`` indexes the 24 half-a articles in both backends (same passages, same model, same fusion) and
 compares retrieval and end-to-end answers (product defaults, and never abstaining). ``latency`` and ``scale``
@@ -122,6 +123,28 @@ def _latency(store, questions, enc, repeats: int = 3) -> dict:
     return {k: {"p50": statistics.median(v), "p95": float(np.percentile(v, 95))} for k, v in lat.items()}
 
 
+def reopen_milvus(index_dir: Path) -> dict:
+    """Open a Milvus Lite index built earlier (by ``child``) as a fresh reader would, and measure it: the time to
+    open it (documents read back), retrieval latency, memory of this process, disk."""
+    _, enc, questions = scale_corpus(10_000)  # the same real questions and model; the corpus itself is on disk
+    base_rss = rss_mb()
+    t = time.perf_counter()
+    store = MilvusStore(index_dir=index_dir, settings=IndexSettings(), encoder=enc)
+    view = store.load()
+    opened = time.perf_counter() - t
+    out = {
+        "passages": len(view),
+        "documents": len(view.documents()),
+        "open_s": opened,
+        "latency_ms": _latency(store, questions[:100], enc),
+        "rss_growth_mb": rss_mb() - base_rss,
+        "peak_rss_mb": peak_rss_mb(),
+        "disk_mb": sum(f.stat().st_size for f in index_dir.rglob("*") if f.is_file()) / 1e6,
+    }
+    store.close()
+    return {"milvus": out}
+
+
 def run_size(n: int, backends: list[str]) -> dict:
     fast_synthetic_splitting()
     docs, enc, questions = scale_corpus(n)
@@ -217,9 +240,13 @@ def main() -> None:
     p = sub.add_parser("child")
     p.add_argument("--size", type=int)
     p.add_argument("--backends", nargs="+")
+    p = sub.add_parser("reopen", help="measure a Milvus Lite index folder built earlier (prints its RESULT line)")
+    p.add_argument("index_dir", type=Path)
     args = ap.parse_args()
     if args.cmd == "child":
         print("RESULT " + json.dumps(run_size(args.size, args.backends)))
+    elif args.cmd == "reopen":
+        print("RESULT " + json.dumps(reopen_milvus(args.index_dir)))
     elif args.cmd == "quality":
         cmd_quality(args)
     else:

@@ -23,7 +23,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -292,19 +292,23 @@ class MilvusStore:
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """A client call with errors mapped to the product's: unreachable -> BackendUnavailableError."""
+        if method in ("search", "query", "query_iterator"):
+            kwargs.setdefault("consistency_level", "Strong")
+        return self._guarded(method, args[0] if args else None, lambda client: getattr(client, method)(*args, **kwargs))
+
+    def _guarded(self, method: str, collection: str | None, fn: Callable[[Any], Any]) -> Any:
+        """Run ``fn(client)``; a released collection is loaded and ``fn`` retried; errors become the product's."""
         from pymilvus.exceptions import MilvusException
 
         client = self._connect()
-        if method in ("search", "query"):
-            kwargs.setdefault("consistency_level", "Strong")
         try:
             try:
-                return getattr(client, method)(*args, **kwargs)
+                return fn(client)
             except MilvusException as exc:
-                if "load()" not in str(exc) or not args:
+                if "load()" not in str(exc) or collection is None:
                     raise
-                client.load_collection(args[0])  # a restarted server starts with its collections released
-                return getattr(client, method)(*args, **kwargs)
+                client.load_collection(collection)  # a restarted server starts with its collections released
+                return fn(client)
         except MilvusException as exc:
             if _connection_error(exc):
                 self._drop_client()  # reconnect on the next call: the service recovers when Milvus is back
@@ -328,14 +332,23 @@ class MilvusStore:
                 pass
 
     def _query_all(self, name: str, flt: str, fields: list[str]) -> list[dict]:
-        out: list[dict] = []
-        offset = 0
-        while True:
-            rows = self._call("query", name, filter=flt, output_fields=fields, limit=PAGE, offset=offset)
-            out.extend(rows)
-            if len(rows) < PAGE:
-                return out
-            offset += PAGE
+        """Every row matching ``flt``, read with a primary-key cursor (``query_iterator``). Offset paging costs
+        the square of the rows (measured: reading 1M document rows took longer than writing them) and a Milvus
+        server refuses offset + limit above 16,384."""
+
+        def read_all(client: Any) -> list[dict]:
+            it = client.query_iterator(
+                name, batch_size=PAGE, filter=flt, output_fields=fields, consistency_level="Strong"
+            )
+            out: list[dict] = []
+            try:
+                while rows := it.next():
+                    out.extend(rows)
+            finally:
+                it.close()
+            return out
+
+        return self._guarded("query", name, read_all)
 
     def close(self) -> None:
         self._drop_client()

@@ -186,3 +186,18 @@ def test_server_down_mid_query_then_recovers(tmp_path, corpus_dir):
     finally:
         server.kill()
         server.wait()
+
+
+def test_reading_every_row_crosses_pages(tmp_path, corpus_dir, monkeypatch):
+    """Documents and passages are read back with a cursor, page after page, none lost or repeated."""
+    import index.milvus_store as ms
+
+    for i in range(7):
+        (corpus_dir / f"note-{i}.txt").write_text(f"Note {i}. The ship number {i} reached the port on day {i + 2}.")
+    monkeypatch.setattr(ms, "PAGE", 3)
+    store, stats = open_index(corpus_dir, tmp_path / "ix", backend="milvus")
+    docs = store.view().documents()
+    assert len(docs) == stats.documents == 8 and len({d.doc_id for d in docs}) == 8
+    rows = store._query_all(store.passages_name, 'doc_id != ""', ["pid"])
+    assert len(rows) == len({r["pid"] for r in rows}) == stats.passages
+    store.close()
