@@ -18,19 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import numpy as np
-from common import ROOT, md_table, save
+from common import md_table, save
+from served import Served, multipart, request, serve_seeds
 
 from qa.types import answer_json_is_consistent
 
@@ -45,32 +38,6 @@ QUESTIONS = [
     "How far away is the Moon?",
     "When did the supply ship reach the port?",
 ]
-
-
-def request(url: str, method: str = "GET", body: bytes | None = None, headers: dict | None = None):
-    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, json.loads(r.read() or b"{}")
-    except urllib.error.HTTPError as e:
-        raw = e.read()
-        try:
-            return e.code, json.loads(raw)
-        except ValueError:
-            return e.code, {"raw": raw[:200].decode("utf-8", "replace")}
-
-
-def multipart(name: str, content: bytes) -> tuple[bytes, dict]:
-    b = "docqa-soak"
-    body = (
-        (
-            f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n"
-        ).encode()
-        + content
-        + f"\r\n--{b}--\r\n".encode()
-    )
-    return body, {"Content-Type": f"multipart/form-data; boundary={b}"}
 
 
 def make_upload(rng: random.Random, i: int) -> tuple[str, bytes]:
@@ -101,34 +68,15 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--upload-rate", type=float, default=0.03, help="share of client actions that upload")
     args = ap.parse_args()
+    with serve_seeds() as served:
+        _soak(args, served)
+
+
+def _soak(args, served: Served) -> None:
     import psutil
 
-    tmp = Path(tempfile.mkdtemp())
-    corpus, ix = tmp / "corpus", tmp / "ix"
-    shutil.copytree(ROOT / "seeds", corpus)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    exe = Path(sys.executable).with_name("docqa")
-    log = open(tmp / "server.log", "w")  # noqa: SIM115
-    server = subprocess.Popen(
-        [str(exe), "serve", "--corpus", str(corpus), "--index", str(ix), "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 300
-    while True:
-        try:
-            if request(base + "api/health")[0] == 200:
-                break
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            raise SystemExit(f"server did not start; see {tmp / 'server.log'}")
-        time.sleep(0.5)
-
-    proc = psutil.Process(server.pid)
+    base = served.base
+    proc = psutil.Process(served.process.pid)
     stop = time.monotonic() + args.minutes * 60
     t0 = time.monotonic()
     lock = threading.Lock()
@@ -217,9 +165,6 @@ def main() -> None:
     for t in threads:
         t.join()
     _, health = request(base + "api/health")
-    server.terminate()
-    server.wait(30)
-    log.close()
     wall = time.monotonic() - t0
     warm = [m for s, m in rss if s >= 0.2 * wall]
     growth = (max(warm) / warm[0] - 1) if len(warm) > 1 else float("nan")
@@ -237,7 +182,6 @@ def main() -> None:
         "rss_growth_after_warmup": growth,
         "documents_at_end": health.get("documents"),
     }
-    shutil.rmtree(tmp, ignore_errors=True)
     md = f"### Soak: {args.clients} loopback clients for {wall / 60:.1f} min against `docqa serve` (2 CPU cores)\n\n"
     md += md_table(
         [
