@@ -2,6 +2,7 @@
 
     python bench/eval_reader.py gold          # v1.1 dev half a, gold paragraph given: EM/F1, latency
     python bench/eval_reader.py calibrate     # v2.0 dev half a, open setting: fit confidence + threshold
+    python bench/eval_reader.py compare DIR [--every 3]   # a candidate reader (exported to DIR) vs the shipped one
 
 ``calibrate`` fits the logistic confidence (span score - null score, span probability, 1/retrieval rank)
 on SQuAD v2.0 dev half a and writes it, with the threshold that maximises overall F1, into
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 from common import best_over, cached_index, exact_match, f1_score, md_table, save, squad11a, squad20a
@@ -91,6 +93,25 @@ def cmd_gold(args) -> None:
         "questions": n,
     }
     meta_path.write_text(json.dumps(meta, indent=2))
+
+
+def cmd_compare(args) -> None:
+    """Gold-paragraph EM/F1 of a candidate reader folder vs the shipped reader, same questions, same run."""
+    _, qs = squad11a()
+    qs = qs[:: args.every]
+    settings = SpanReaderSettings(runtime="fp32")
+    res = {
+        "shipped": _gold_eval(SpanReader(MODEL_DIR, settings), qs),
+        "candidate": _gold_eval(SpanReader(args.candidate, settings), qs),
+    }
+    for name, r in res.items():
+        r["training"] = json.loads(((MODEL_DIR if name == "shipped" else args.candidate) / META).read_text()).get(
+            "training", {}
+        )
+    rows = [[name, r["EM"], r["F1"], r["p50_ms_per_paragraph"]] for name, r in res.items()]
+    md = f"### Candidate reader vs shipped: SQuAD v1.1 dev half a, gold paragraph, every {args.every}th question ({len(qs)})\n\n"
+    md += md_table(["reader", "EM", "F1", "p50 ms"], rows)
+    save("reader_compare", md, res)
 
 
 def _fit_logistic(X: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -181,10 +202,14 @@ def cmd_calibrate(args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["gold", "calibrate", "runtime"])
+    ap.add_argument("what", choices=["gold", "calibrate", "runtime", "compare"])
+    ap.add_argument("candidate", type=Path, nargs="?", help="compare: folder of an exported candidate reader")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--every", type=int, default=3, help="compare: every n-th question")
     args = ap.parse_args()
-    {"gold": cmd_gold, "calibrate": cmd_calibrate, "runtime": cmd_runtime}[args.what](args)
+    if args.what == "compare" and args.candidate is None:
+        ap.error("compare needs the candidate reader folder")
+    {"gold": cmd_gold, "calibrate": cmd_calibrate, "runtime": cmd_runtime, "compare": cmd_compare}[args.what](args)
 
 
 if __name__ == "__main__":
