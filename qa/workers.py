@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import threading
+import time
 from collections.abc import Collection, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -20,8 +22,21 @@ from qa.types import Answer
 _service = None
 
 
+def _exit_with_parent() -> None:
+    """End this worker when the serving process is gone (terminated or killed), so none is left behind."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="docqa-parent-watch").start()
+
+
 def _init(index_dir: str, settings: QASettings, threads: int) -> None:
     global _service
+    _exit_with_parent()
     import torch
 
     torch.set_num_threads(threads)
