@@ -100,14 +100,10 @@ def cmd_compare(args) -> None:
     _, qs = squad11a()
     qs = qs[:: args.every]
     settings = SpanReaderSettings(runtime="fp32")
-    res = {
-        "shipped": _gold_eval(SpanReader(MODEL_DIR, settings), qs),
-        "candidate": _gold_eval(SpanReader(args.candidate, settings), qs),
-    }
-    for name, r in res.items():
-        r["training"] = json.loads(((MODEL_DIR if name == "shipped" else args.candidate) / META).read_text()).get(
-            "training", {}
-        )
+    res = {}
+    for name, folder in (("shipped", MODEL_DIR), ("candidate", args.candidate)):
+        reader = SpanReader(folder, settings)
+        res[name] = _gold_eval(reader, qs) | {"training": reader.meta.get("training", {})}
     rows = [[name, r["EM"], r["F1"], r["p50_ms_per_paragraph"]] for name, r in res.items()]
     md = f"### Candidate reader vs shipped: SQuAD v1.1 dev half a, gold paragraph, every {args.every}th question ({len(qs)})\n\n"
     md += md_table(["reader", "EM", "F1", "p50 ms"], rows)

@@ -43,15 +43,45 @@ QUESTIONS = [
 P95_BUDGET_MS = 1000.0
 
 
+class _Tally:
+    """Latencies, errors and uploads of one load level, shared by its threads."""
+
+    def __init__(self) -> None:
+        self.lat: list[float] = []
+        self.errors: list[str] = []
+        self.uploads = 0
+        self.lock = threading.Lock()
+
+    def ask(self, served: Served, question: str, user: int, since: float) -> None:
+        """Ask as ``user``; record the latency counted from ``since`` (monotonic) and any error."""
+        try:
+            status, out = ask(served.base, question, f"user-{user}")
+            msg = "" if status == 200 and answer_json_is_consistent(out) else f"{status}: {str(out)[:200]}"
+        except Exception as exc:  # counted, not raised
+            msg = f"{type(exc).__name__}: {exc}"
+        dt = (time.monotonic() - since) * 1000
+        with self.lock:
+            self.lat.append(dt)
+            if msg:
+                self.errors.append(msg)
+
+    def upload(self, served: Served, name: str, text: str) -> None:
+        """Upload one document; the server indexes it in the background and swaps the new index in."""
+        status, out = request(served.base + "api/documents", "POST", *multipart(name, text.encode()))
+        with self.lock:
+            if status == 202:
+                self.uploads += 1
+            else:
+                self.errors.append(f"upload {status}: {str(out)[:200]}")
+
+
 def run_load(served: Served, users: int, every: float, seconds: float, update_every: float) -> dict:
-    """One load level: ``users`` users for ``seconds``; returns latency percentiles, errors and swaps."""
+    """One load level: ``users`` users for ``seconds``; returns latency percentiles, errors and uploads."""
     start = time.monotonic() + 1.0
     stop = start + seconds
-    lat: list[float] = []
-    errors: list[str] = []
-    uploads = [0]
-    lock = threading.Lock()
-    # due questions go through a queue to one sender thread per user: a user's schedule never waits on an answer
+    tally = _Tally()
+    # open loop: due questions go through a queue to one sender thread per user, so that a user's schedule never
+    # waits on an answer
     due: queue.Queue[tuple[float, int] | None] = queue.Queue()
 
     def scheduler(i: int) -> None:
@@ -65,18 +95,14 @@ def run_load(served: Served, users: int, every: float, seconds: float, update_ev
     def sender() -> None:
         while (item := due.get()) is not None:
             t_due, i = item
-            q = QUESTIONS[(i + int(t_due)) % len(QUESTIONS)]
-            try:
-                status, out = ask(served.base, q, f"user-{i}")
-                ok = status == 200 and answer_json_is_consistent(out)
-                msg = "" if ok else f"{status}: {str(out)[:200]}"
-            except Exception as exc:  # counted, not raised
-                ok, msg = False, f"{type(exc).__name__}: {exc}"
-            dt = (time.monotonic() - t_due) * 1000
-            with lock:
-                lat.append(dt)
-                if not ok:
-                    errors.append(msg)
+            tally.ask(served, QUESTIONS[(i + int(t_due)) % len(QUESTIONS)], i, t_due)
+
+    def closed_loop_user(i: int) -> None:  # asks again as soon as its answer arrives (saturation: answers/s)
+        time.sleep(max(0.0, start - time.monotonic()))
+        k = i
+        while time.monotonic() < stop:
+            tally.ask(served, QUESTIONS[k % len(QUESTIONS)], i, time.monotonic())
+            k += 1
 
     def updater() -> None:
         n = 0
@@ -85,81 +111,42 @@ def run_load(served: Served, users: int, every: float, seconds: float, update_ev
             time.sleep(update_every)
             n += 1
             text = f"Bulletin {users}-{n}. The supply ship number {n} reached the research center on day {n * 3}."
-            status, out = request(
-                served.base + "api/documents", "POST", *multipart(f"load-{users}-{n}.txt", text.encode())
-            )
-            with lock:
-                if status == 202:
-                    uploads[0] += 1
-                else:
-                    errors.append(f"upload {status}: {str(out)[:200]}")
+            tally.upload(served, f"load-{users}-{n}.txt", text)
 
     if every > 0:
-        producers = [threading.Thread(target=scheduler, args=(i,)) for i in range(users)]
+        clients = [threading.Thread(target=scheduler, args=(i,)) for i in range(users)]
         senders = [threading.Thread(target=sender) for _ in range(users)]
     else:
-        producers, senders = [], []
+        clients = [threading.Thread(target=closed_loop_user, args=(i,)) for i in range(users)]
+        senders = []
     up = threading.Thread(target=updater)
     before = request(served.base + "api/health")[1].get("documents")
-    if every > 0:
-        for t in producers + senders:
-            t.start()
-        up.start()
-        for t in producers:
-            t.join()
-        for _ in senders:
-            due.put(None)
-        for t in senders:
-            t.join()
-    else:
-        up.start()
-        _closed_loop(served, users, start, stop, lat, errors, lock)
-    up.join()
+    for t in [*clients, *senders, up]:
+        t.start()
+    for t in clients:
+        t.join()
+    for _ in senders:
+        due.put(None)
+    for t in [*senders, up]:
+        t.join()
     wall = time.monotonic() - start
     time.sleep(2.0)
     after = request(served.base + "api/health")[1].get("documents")
+    lat = tally.lat
     return {
         "users": users,
         "every_s": every,
         "seconds": round(wall, 1),
         "requests": len(lat),
-        "errors": len(errors),
-        "error_samples": errors[:5],
+        "errors": len(tally.errors),
+        "error_samples": tally.errors[:5],
         "answers_per_s": len(lat) / wall,
         "p50_ms": float(np.median(lat)) if lat else None,
         "p95_ms": float(np.percentile(lat, 95)) if lat else None,
         "max_ms": float(max(lat)) if lat else None,
-        "uploads": uploads[0],
+        "uploads": tally.uploads,
         "documents_before_after": [before, after],
     }
-
-
-def _closed_loop(served: Served, users: int, start: float, stop: float, lat, errors, lock) -> None:
-    """Each user asks again as soon as its answer arrives (saturation: answers/s)."""
-
-    def user(i: int) -> None:
-        time.sleep(max(0.0, start - time.monotonic()))
-        k = i
-        while time.monotonic() < stop:
-            q = QUESTIONS[k % len(QUESTIONS)]
-            k += 1
-            t = time.monotonic()
-            try:
-                status, out = ask(served.base, q, f"user-{i}")
-                ok = status == 200 and answer_json_is_consistent(out)
-                msg = "" if ok else f"{status}: {str(out)[:200]}"
-            except Exception as exc:  # counted, not raised
-                ok, msg = False, f"{type(exc).__name__}: {exc}"
-            with lock:
-                lat.append((time.monotonic() - t) * 1000)
-                if not ok:
-                    errors.append(msg)
-
-    threads = [threading.Thread(target=user, args=(i,)) for i in range(users)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
 
 
 def main() -> None:

@@ -292,7 +292,7 @@ class MilvusStore:
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """A client call with errors mapped to the product's: unreachable -> BackendUnavailableError."""
-        if method in ("search", "query", "query_iterator"):
+        if method in ("search", "query"):
             kwargs.setdefault("consistency_level", "Strong")
         return self._guarded(method, args[0] if args else None, lambda client: getattr(client, method)(*args, **kwargs))
 
