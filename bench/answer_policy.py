@@ -7,7 +7,7 @@
 
 ``collect`` runs retrieval and the span reader over the top 8 passages of every question (one batched forward
 pass) and stores every passage's best span with its scores, the retrieval scores, the answer-type agreement and
-the sentence reader's best sentence, in bench/out/policy/*.jsonl. ``sweep`` then replays decision policies on
+the question-term coverage of its passage and the sentence reader's best sentence, in bench/out/policy/*.jsonl. ``sweep`` then replays decision policies on
 those records without running the model again: read 3/5/8 passages, the shipped confidence vs a refit one with
 retrieval and answer-type features, thresholds, sentence answers by question type. The confidence model is fit
 on SQuAD v2.0 dev half a with 2-fold cross-validation by article (numbers are out-of-fold), and the threshold
@@ -27,7 +27,7 @@ from common import OUT, best_over, cached_index, exact_match, f1_score, md_table
 
 from index.text import tokenize
 from qa.answer_type import agreement
-from qa.confidence import FEATURES, ConfidenceModel, candidate_features
+from qa.confidence import FEATURES, ConfidenceModel, candidate_features, coverage
 from qa.pipeline import QA
 from qa.readers import Query
 from qa.readers.span import META, MODEL_DIR, SpanReader
@@ -39,6 +39,7 @@ FEATURE_SETS = [
     ("margin", "prob", "inv_rank", "dense", "bm25_rel", "agree"),
     ("margin", "prob", "inv_rank", "dense", "bm25_rel", "agree", "top_dense", "gap"),
     ("margin", "prob", "inv_rank", "dense", "bm25_rel", "agree", "top_dense", "gap", "type"),
+    ("margin", "prob", "inv_rank", "dense", "bm25_rel", "agree", "top_dense", "gap", "cover"),
 ]
 POLICY_DIR = OUT / "policy"
 
@@ -66,12 +67,15 @@ def cmd_collect(args) -> None:
             hits = service.retriever.search(view, q.question, READ, query_vec=qvec)
             query = Query(q.question, qvec, tuple(tokenize(q.question)))
             spans, ctx = [], []
+            idf = view.term_idf(list(query.terms))
             for r in reader.spans(query, hits, view):  # exactly the spans the product reads
                 s, e, sent, text = r["start"], r["end"], r["sentence"], r["text"]
                 s0, s1 = min(sent.start, s), max(sent.end, e)
                 keep = ("rank", "score", "null", "prob", "dense", "bm25", "bm25_rank", "dense_rank")
                 spans.append(
-                    {"text": text[s:e], "sentence": text[s0:s1], "fused": r["hit"].fused} | {k: r[k] for k in keep}
+                    {"text": text[s:e], "sentence": text[s0:s1], "fused": r["hit"].fused}
+                    | {k: r[k] for k in keep}
+                    | {"cover": coverage(query.terms, r["hit"].passage.text, idf)}
                 )
                 ctx.append((text[s0:s1], s - s0, e - s0))
             for sp, ag in zip(spans, agreement(q.question, ctx), strict=True):

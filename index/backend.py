@@ -24,6 +24,7 @@ from index.types import BuildStats, Document, DocumentInfo, Passage
 DenseKind = Literal["flat", "hnsw", "auto"]
 Report = Callable[[str, float], None]  # (stage, fraction done) during long updates
 BackendName = Literal["faiss", "milvus"]
+BM25Idf = Literal["lucene", "okapi"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class IndexSettings:
     hnsw_m: int = 32
     bm25_k1: float = 1.5
     bm25_b: float = 0.75
+    # lucene: idf = log(1 + (N - df + 0.5) / (df + 0.5)), as Lucene, Elasticsearch and Milvus compute it, so both
+    # backends score alike; okapi: rank-bm25's BM25Okapi idf (negative idf of terms in over half the passages
+    # floored at 0.25 x the mean idf: in a small corpus a document's own topic words then count for almost nothing)
+    bm25_idf: BM25Idf = "lucene"
 
     def __post_init__(self) -> None:
         if self.encoder not in get_args(EncoderKind):
@@ -47,13 +52,15 @@ class IndexSettings:
             raise ValueError(f"invalid HNSW settings (threshold {self.hnsw_threshold}, M {self.hnsw_m})")
         if self.bm25_k1 <= 0 or not 0 <= self.bm25_b <= 1:
             raise ValueError(f"invalid BM25 parameters k1={self.bm25_k1}, b={self.bm25_b}")
+        if self.bm25_idf not in get_args(BM25Idf):
+            raise ValueError(f"bm25_idf must be one of {get_args(BM25Idf)}, not {self.bm25_idf!r}")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> IndexSettings:
-        d = dict(d)
+        d = {"bm25_idf": "okapi", **d}  # indexes from before the idf choice used rank-bm25's
         d["passages"] = PassageSettings(**d["passages"])
         return cls(**d)
 

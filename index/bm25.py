@@ -1,18 +1,24 @@
-"""BM25 (Okapi, rank-bm25's formula and statistics) scored with a sparse term x passage matrix.
+"""BM25 scored with a sparse term x passage matrix, from rank-bm25's statistics.
 
-rank-bm25 computes idf and document lengths; the per-term weights are precomputed into a CSR
-matrix so a query touches only the postings of its terms instead of looping over every passage
-in Python (``BM25Okapi.get_scores`` does the latter). Scores are identical to rank-bm25's.
+rank-bm25 counts term and document frequencies and document lengths; the per-term weights are
+precomputed into a CSR matrix so a query touches only the postings of its terms instead of looping
+over every passage in Python (``BM25Okapi.get_scores`` does the latter). Two idf formulas:
+
+- ``lucene`` (the default): log(1 + (N - df + 0.5) / (df + 0.5)), the formula of Lucene,
+  Elasticsearch and Milvus; with the same tokens (``index.text.tokenize`` and the Milvus analyzer
+  agree) both backends give the same scores (tests/test_milvus.py).
+- ``okapi``: rank-bm25's ``BM25Okapi`` idf, scores identical to its ``get_scores``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import scipy.sparse as sp
 
-from index.backend import top_k
+from index.backend import BM25Idf, top_k
 from index.text import tokenize
 
 
@@ -25,14 +31,30 @@ class BM25Index:
 
     @classmethod
     def build(
-        cls, corpus_tokens: list[list[str]], k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25
+        cls,
+        corpus_tokens: list[list[str]],
+        k1: float = 1.5,
+        b: float = 0.75,
+        epsilon: float = 0.25,
+        idf: BM25Idf = "lucene",
     ) -> BM25Index:
+        """Weights of every (term, passage) pair for the given parameters and idf formula."""
         from rank_bm25 import BM25Okapi
 
+        if idf not in get_args(BM25Idf):
+            raise ValueError(f"unknown idf {idf!r} (choose {', '.join(get_args(BM25Idf))})")
         n = len(corpus_tokens)
         if n == 0:
             return cls(sp.csr_matrix((0, 0), dtype=np.float32), {})
         bm = BM25Okapi(corpus_tokens, k1=k1, b=b, epsilon=epsilon)
+        if idf == "lucene":
+            df: dict[str, int] = {}
+            for freqs in bm.doc_freqs:
+                for term in freqs:
+                    df[term] = df.get(term, 0) + 1
+            weights = {t: float(np.log(1 + (n - d + 0.5) / (d + 0.5))) for t, d in df.items()}
+        else:
+            weights = bm.idf
         vocab: dict[str, int] = {}
         rows, cols, vals = [], [], []
         doc_len = np.asarray(bm.doc_len, dtype=np.float64)
@@ -42,7 +64,7 @@ class BM25Index:
                 t = vocab.setdefault(term, len(vocab))
                 rows.append(t)
                 cols.append(j)
-                vals.append(bm.idf.get(term, 0.0) * tf * (k1 + 1) / (tf + norm[j]))
+                vals.append(weights.get(term, 0.0) * tf * (k1 + 1) / (tf + norm[j]))
         m = sp.csr_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)), shape=(len(vocab), n))
         return cls(m, vocab)
 
@@ -51,7 +73,7 @@ class BM25Index:
         return self.matrix.shape[1]
 
     def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every passage for ``query`` (same numbers as rank-bm25 ``get_scores``)."""
+        """BM25 score of every passage for ``query`` (with ``okapi``, rank-bm25's ``get_scores``)."""
         ids = [self.vocab[t] for t in tokenize(query) if t in self.vocab]
         if not ids or self.size == 0:
             return np.zeros(self.size, dtype=np.float32)

@@ -17,6 +17,7 @@ Loading checks every file against the manifest's checksums.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -171,7 +172,8 @@ class FaissStore:
         self.settings = settings or IndexSettings()
         self._encoder = encoder
         self._view: FaissView | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._depth = 0  # nesting of _exclusive() in the thread that holds _lock
 
     @property
     def encoder(self) -> Encoder:
@@ -179,15 +181,60 @@ class FaissStore:
             self._encoder = get_encoder(self.settings.encoder)
         return self._encoder
 
+    @contextlib.contextmanager
+    def _exclusive(self):
+        """This store's lock and the index folder's lock, re-entrant within one thread (an update may load, and a
+        load may re-score BM25 and write)."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            with _FolderLock(self.index_dir):
+                self._depth = 1
+                try:
+                    yield
+                finally:
+                    self._depth = 0
+
     # ------------------------------------------------------------ reading
 
     def load(self, verify: bool = True) -> FaissView:
         """Load the live version from disk (checksums, model and settings verified) and serve it."""
         if self.index_dir is None:
             raise IndexNotFoundError("an in-memory index has nothing to load")
-        view = load_version(self.index_dir, self.encoder.fingerprint, self.settings, verify=verify)
+        try:
+            view = load_version(self.index_dir, self.encoder.fingerprint, self.settings, verify=verify)
+        except IndexMismatchError:
+            view = self._rescore_bm25(verify)
         self._view = view
         return view
+
+    def _rescore_bm25(self, verify: bool) -> FaissView:
+        """An index that differs from the settings only in its BM25 parameters (e.g. one built before the idf
+        choice) keeps its passages and vectors: BM25 is recomputed from the stored passages and written as a new
+        version. Any other difference raises IndexMismatchError."""
+        assert self.index_dir is not None
+        bm25_keys = {"bm25_k1", "bm25_b", "bm25_idf"}
+        with self._exclusive():
+            old = load_version(self.index_dir, self.encoder.fingerprint, verify=verify)
+            built = {"encoder": "torch", "bm25_idf": "okapi", **(old.manifest.get("settings") or {})}
+            want = self.settings.to_json()
+            if {k: v for k, v in built.items() if k not in bm25_keys} != {
+                k: v for k, v in want.items() if k not in bm25_keys
+            }:
+                load_version(self.index_dir, self.encoder.fingerprint, self.settings, verify=False)  # raises
+            st = self.settings
+            log.info("index at %s was built with other BM25 settings; re-scoring BM25 (vectors kept)", self.index_dir)
+            bm25 = BM25Index.build([tokenize(p.text) for p in old.passages], st.bm25_k1, st.bm25_b, idf=st.bm25_idf)
+            manifest = {**old.manifest, "settings": want, "created": now_iso()}
+            view = FaissView(old.docs, old.passages, old.faiss, bm25, manifest)
+            view.path = _write_version(view, self.index_dir)
+            view.version = view.path.name
+            return view
 
     def refresh(self) -> bool:
         """Load the live version if another process switched CURRENT since this one was loaded."""
@@ -251,7 +298,7 @@ class FaissStore:
         report: Report | None = None,
     ) -> BuildStats:
         t0 = time.perf_counter()
-        with self._lock, _FolderLock(self.index_dir):
+        with self._exclusive():
             old = self.view()
             if old.path is not None and current_version(old.path.parent) not in (None, old.version):
                 old = self.load()  # another process updated the folder since: build on its version
@@ -319,7 +366,8 @@ class FaissStore:
                 log.info("embedding %d passages", len(todo))
             vecs[todo] = self.encoder.encode([passages[i].text for i in todo], progress=progress, report=report)
         stats.reused, stats.embedded = len(reuse), len(todo)
-        bm25 = BM25Index.build([tokenize(p.text) for p in passages], k1=self.settings.bm25_k1, b=self.settings.bm25_b)
+        st = self.settings
+        bm25 = BM25Index.build([tokenize(p.text) for p in passages], k1=st.bm25_k1, b=st.bm25_b, idf=st.bm25_idf)
         manifest = self._manifest(docs, passages, skipped)
         return FaissView(docs, passages, _make_faiss(vecs, self.encoder.dim, self.settings), bm25, manifest)
 
@@ -442,7 +490,8 @@ def load_version(
         raise IndexMismatchError(
             f"index at {index_dir} was built with model {manifest.get('model')}, not {model}; {hint}"
         )
-    built = {"encoder": "torch", **(manifest.get("settings") or {})}  # indexes from before the encoder choice
+    # indexes from before the encoder and idf choices
+    built = {"encoder": "torch", "bm25_idf": "okapi", **(manifest.get("settings") or {})}
     if expect_settings is not None and built != expect_settings.to_json():
         raise IndexMismatchError(
             f"index at {index_dir} was built with settings {manifest.get('settings')}, "

@@ -255,6 +255,10 @@ class MilvusStore:
         self.location = uri
         self.index_dir = Path(index_dir) if index_dir is not None else None
         self.settings = settings or IndexSettings()
+        if self.settings.bm25_idf != "lucene":
+            raise ValueError(
+                f"Milvus computes BM25 with the Lucene idf; bm25_idf={self.settings.bm25_idf!r} needs the faiss backend"
+            )
         self._encoder = encoder
         self.token = token
         self.timeout = timeout
@@ -479,7 +483,8 @@ class MilvusStore:
                 f"Milvus index {self.prefix} at {self.uri} was built with model {manifest.get('model')}, "
                 f"not {self.encoder.fingerprint}; {hint}"
             )
-        if manifest.get("settings") != self.settings.to_json():
+        built = {"bm25_idf": "lucene", **(manifest.get("settings") or {})}  # Milvus' BM25 always used this idf
+        if built != self.settings.to_json():
             raise IndexMismatchError(
                 f"Milvus index {self.prefix} was built with settings {manifest.get('settings')}, "
                 f"not {self.settings.to_json()}; {hint}"

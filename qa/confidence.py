@@ -12,6 +12,8 @@ is fit (``bench/answer_policy.py``, SQuAD v2.0 dev half a, cross-validated by ar
 - ``top_dense``: the best cosine of any retrieved passage (is anything in the documents about this?)
 - ``gap``: margin minus the best margin among the passages read (0 for the best)
 - ``type``: answer-type agreement (``qa.answer_type``: +1 fits the wh-word, -1 does not, 0 no expectation)
+- ``cover``: idf-weighted share of the question's terms found in the passage (a term found in no document has
+  the highest idf, so "the capital of France" asked of documents that never name France covers little)
 """
 
 from __future__ import annotations
@@ -23,7 +25,30 @@ from typing import Any
 
 import numpy as np
 
-FEATURES: tuple[str, ...] = ("margin", "prob", "inv_rank", "dense", "bm25_rel", "agree", "top_dense", "gap", "type")
+from index.text import tokenize
+
+FEATURES: tuple[str, ...] = (
+    "margin",
+    "prob",
+    "inv_rank",
+    "dense",
+    "bm25_rel",
+    "agree",
+    "top_dense",
+    "gap",
+    "type",
+    "cover",
+)
+
+
+def coverage(q_terms: Sequence[str], passage: str, idf: Mapping[str, float]) -> float:
+    """idf-weighted share of the distinct question terms that occur in ``passage`` (0 without terms)."""
+    terms = set(q_terms)
+    total = sum(idf.get(t, 1.0) for t in terms)
+    if total <= 0:
+        return 0.0
+    found = set(tokenize(passage))
+    return sum(idf.get(t, 1.0) for t in terms if t in found) / total
 
 
 def candidate_features(c: Mapping[str, Any], cands: Sequence[Mapping[str, Any]], top_dense: float) -> list[float]:
@@ -41,6 +66,7 @@ def candidate_features(c: Mapping[str, Any], cands: Sequence[Mapping[str, Any]],
         top_dense,
         margin - max(margins) if margins else 0.0,
         float(c.get("type", 0.0)),
+        float(c.get("cover", 0.0)),
     ]
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from index.backend import IndexSettings
 from index.bm25 import BM25Index
+from index.faiss_store import FaissStore
 from index.faiss_store import load_version as load_index
 from index.passages import PassageSettings
 from index.sync import open_index
@@ -91,6 +92,8 @@ def test_other_model_or_settings_refused(corpus_dir, tmp_path):
     other = IndexSettings(passages=PassageSettings(sentences=2, overlap=0))
     with pytest.raises(IndexMismatchError, match="settings"):
         load_index(ix, expect_settings=other)
+    with pytest.raises(IndexMismatchError, match="okapi"):
+        load_index(ix, expect_settings=IndexSettings(bm25_idf="okapi"))
     manifest = json.loads((idx.path / "manifest.json").read_text())
     manifest["model"] = "some/other-model@0123"
     (idx.path / "manifest.json").write_text(json.dumps(manifest))
@@ -121,17 +124,63 @@ def test_crash_mid_write_keeps_previous_index(corpus_dir, tmp_path, monkeypatch)
     assert not list(ix.glob(".tmp-*"))
 
 
-def test_bm25_matches_rank_bm25():
+BM25_TEXTS = [MOON, "The Sun is a star.", "Mars has two moons, Phobos and Deimos.", "Earth orbits the Sun."] * 3
+
+
+def test_bm25_okapi_matches_rank_bm25():
     from rank_bm25 import BM25Okapi
 
-    texts = [MOON, "The Sun is a star.", "Mars has two moons, Phobos and Deimos.", "Earth orbits the Sun."] * 3
-    toks = [tokenize(t) for t in texts]
-    ours = BM25Index.build(toks)
+    toks = [tokenize(t) for t in BM25_TEXTS]
+    ours = BM25Index.build(toks, idf="okapi")
     ref = BM25Okapi(toks)
     for q in ["moon satellite", "sun star", "moons of mars", "earth earth orbit"]:
         assert np.allclose(ours.scores(q), ref.get_scores(tokenize(q)), atol=1e-5)
     rows, scores = ours.search("moons of mars", 3)
-    assert texts[rows[0]].startswith("Mars") and scores[0] >= scores[-1]
+    assert BM25_TEXTS[rows[0]].startswith("Mars") and scores[0] >= scores[-1]
+
+
+def test_bm25_lucene_idf_by_hand():
+    """The default idf, log(1 + (N - df + 0.5) / (df + 0.5)), worked out by hand for one passage and query."""
+    toks = [tokenize(t) for t in BM25_TEXTS]
+    ours = BM25Index.build(toks)
+    n, avgdl = len(toks), sum(map(len, toks)) / len(toks)
+    q = ["sun", "star"]
+    j = 1  # "The Sun is a star." -> ["sun", "star"]
+    expect = 0.0
+    for term in q:
+        df = sum(term in t for t in toks)
+        tf = toks[j].count(term)
+        expect += np.log(1 + (n - df + 0.5) / (df + 0.5)) * tf * 2.5 / (tf + 1.5 * (0.25 + 0.75 * len(toks[j]) / avgdl))
+    assert ours.scores("sun star")[j] == pytest.approx(expect, rel=1e-5)
+    # every term keeps a positive weight, even "sun", which is in half of the passages (okapi floors it near 0)
+    assert ours.scores("sun")[j] > 0.3 and BM25Index.build(toks, idf="okapi").scores("sun")[j] < 0.1
+    with pytest.raises(ValueError, match="unknown idf"):
+        BM25Index.build(toks, idf="tfidf")
+
+
+def test_index_from_before_the_idf_choice_is_rescored(corpus_dir, tmp_path):
+    """An index written before ``bm25_idf`` existed used rank-bm25's idf: it is read as okapi, and opening it
+    with the default settings re-scores BM25 from its passages (vectors kept, nothing re-embedded)."""
+    ix = tmp_path / "ix"
+    idx = open_index(corpus_dir, ix, settings=IndexSettings(bm25_idf="okapi"))[0].view()
+    path = idx.path / "manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest["settings"]["bm25_idf"]
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="settings"):
+        load_index(ix, expect_settings=IndexSettings())  # the default is the lucene idf
+    assert load_index(ix, expect_settings=IndexSettings(bm25_idf="okapi")).path == idx.path
+    store, stats = open_index(corpus_dir, ix)
+    fresh = store.view()
+    assert fresh.path != idx.path and fresh.manifest["settings"]["bm25_idf"] == "lucene"
+    assert stats.embedded == 0 and [p.text for p in fresh.passages] == [p.text for p in idx.passages]
+    assert load_index(ix, expect_settings=IndexSettings()).path == fresh.path  # written, checksums and all
+    q = "Where will the drill be held?"
+    assert not np.allclose(fresh.bm25.scores(q), idx.bm25.scores(q))
+    # anything but BM25 parameters still needs a rebuild
+    other = IndexSettings(passages=PassageSettings(sentences=2, overlap=0))
+    with pytest.raises(IndexMismatchError, match="settings"):
+        FaissStore(ix, other).load()
 
 
 def test_copied_index_folder_still_loads(corpus_dir, tmp_path):

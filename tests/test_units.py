@@ -44,6 +44,8 @@ def test_settings_are_validated():
         QASettings(reader="magic")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="dense must be"):
         IndexSettings(dense="ivf")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="bm25_idf must be"):
+        IndexSettings(bm25_idf="tfidf")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="runtime"):
         SpanReaderSettings(runtime="gpu")  # type: ignore[arg-type]
 

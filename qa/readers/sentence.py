@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from index.backend import IndexView
 from index.encoder import Encoder
 from index.text import tokenize
+from qa.confidence import coverage
 from qa.readers import Candidate, Query
 from qa.types import Hit
 
@@ -45,13 +46,7 @@ class SentenceReader:
     @staticmethod
     def overlap(q_terms: Sequence[str], sentence: str, idf: dict[str, float]) -> float:
         """idf-weighted share of the question's terms that occur in ``sentence``."""
-        if not q_terms:
-            return 0.0
-        s_terms = set(tokenize(sentence))
-        qs = set(q_terms)
-        total = sum(idf.get(t, 1.0) for t in qs)
-        got = sum(idf.get(t, 1.0) for t in qs if t in s_terms)
-        return got / total if total else 0.0
+        return coverage(q_terms, sentence, idf)
 
     def read(self, query: Query, hits: Sequence[Hit], view: IndexView) -> list[Candidate]:
         """All sentences of the top ``passages`` hits, best first (each sentence once)."""

@@ -20,8 +20,9 @@ import numpy as np
 
 from index.backend import IndexView
 from index.checksum import sha256_file
+from index.text import tokenize
 from qa.answer_type import agreement
-from qa.confidence import FEATURES, ConfidenceModel, candidate_features
+from qa.confidence import FEATURES, ConfidenceModel, candidate_features, coverage
 from qa.errors import ReaderError
 from qa.readers import Candidate, Query
 from qa.readers.batching import MicroBatcher
@@ -232,11 +233,11 @@ class SpanReader:
         exit_at = self.early_exit
         if exit_at < 1.0 and len(top) > 1:
             raw = self.spans(query, top[:1], view)
-            first = self._score(query, raw, hits)
+            first = self._score(query, raw, hits, view)
             if first and first[0].confidence >= exit_at:
                 return first
-            return self._score(query, raw + self.spans(query, top[1:], view), hits)
-        return self._score(query, self.spans(query, top, view), hits)
+            return self._score(query, raw + self.spans(query, top[1:], view), hits, view)
+        return self._score(query, self.spans(query, top, view), hits, view)
 
     def spans(self, query: Query, top: list[Hit], view: IndexView) -> list[dict]:
         """The best span of each passage of ``top`` (cleaned, document offsets) with the reader and retrieval scores
@@ -270,7 +271,12 @@ class SpanReader:
             )
         return raw
 
-    def _score(self, query: Query, raw: list[dict], hits: Sequence[Hit]) -> list[Candidate]:
+    def _score(self, query: Query, raw: list[dict], hits: Sequence[Hit], view: IndexView) -> list[Candidate]:
+        if "cover" in self.confidence_model.names and raw:
+            q_terms = list(query.terms) or tokenize(query.text)
+            idf = view.term_idf(q_terms)
+            for r in raw:
+                r["cover"] = coverage(q_terms, r["hit"].passage.text, idf)
         if "type" in self.confidence_model.names and raw:
             ctx = []
             for r in raw:
