@@ -216,25 +216,30 @@ class FaissStore:
     def _rescore_bm25(self, verify: bool) -> FaissView:
         """An index that differs from the settings only in its BM25 parameters (e.g. one built before the idf
         choice) keeps its passages and vectors: BM25 is recomputed from the stored passages and written as a new
-        version. Any other difference raises IndexMismatchError."""
+        version (served from memory when the folder is read-only or another process switched it meanwhile). Any
+        other difference raises IndexMismatchError."""
         assert self.index_dir is not None
         bm25_keys = {"bm25_k1", "bm25_b", "bm25_idf"}
-        with self._exclusive():
-            old = load_version(self.index_dir, self.encoder.fingerprint, verify=verify)
-            built = {"encoder": "torch", "bm25_idf": "okapi", **(old.manifest.get("settings") or {})}
-            want = self.settings.to_json()
-            if {k: v for k, v in built.items() if k not in bm25_keys} != {
-                k: v for k, v in want.items() if k not in bm25_keys
-            }:
-                load_version(self.index_dir, self.encoder.fingerprint, self.settings, verify=False)  # raises
-            st = self.settings
-            log.info("index at %s was built with other BM25 settings; re-scoring BM25 (vectors kept)", self.index_dir)
-            bm25 = BM25Index.build([tokenize(p.text) for p in old.passages], st.bm25_k1, st.bm25_b, idf=st.bm25_idf)
-            manifest = {**old.manifest, "settings": want, "created": now_iso()}
-            view = FaissView(old.docs, old.passages, old.faiss, bm25, manifest)
-            view.path = _write_version(view, self.index_dir)
-            view.version = view.path.name
-            return view
+        old = load_version(self.index_dir, self.encoder.fingerprint, verify=verify)
+        built = {"encoder": "torch", "bm25_idf": "okapi", **(old.manifest.get("settings") or {})}
+        want = self.settings.to_json()
+        if {k: v for k, v in built.items() if k not in bm25_keys} != {
+            k: v for k, v in want.items() if k not in bm25_keys
+        }:
+            load_version(self.index_dir, self.encoder.fingerprint, self.settings, verify=False)  # raises the mismatch
+        st = self.settings
+        log.info("index at %s was built with other BM25 settings; re-scoring BM25 (vectors kept)", self.index_dir)
+        bm25 = BM25Index.build([tokenize(p.text) for p in old.passages], st.bm25_k1, st.bm25_b, idf=st.bm25_idf)
+        manifest = {**old.manifest, "settings": want, "created": now_iso()}
+        view = FaissView(old.docs, old.passages, old.faiss, bm25, manifest, path=old.path)
+        try:
+            with self._exclusive():
+                if current_version(self.index_dir) == old.version:
+                    view.path = _write_version(view, self.index_dir)
+                    view.version = view.path.name
+        except IndexWriteError as exc:
+            log.warning("%s; serving the re-scored BM25 from memory", exc)
+        return view
 
     def refresh(self) -> bool:
         """Load the live version if another process switched CURRENT since this one was loaded."""

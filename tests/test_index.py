@@ -158,7 +158,7 @@ def test_bm25_lucene_idf_by_hand():
         BM25Index.build(toks, idf="tfidf")
 
 
-def test_index_from_before_the_idf_choice_is_rescored(corpus_dir, tmp_path):
+def test_index_from_before_the_idf_choice_is_rescored(corpus_dir, tmp_path, monkeypatch):
     """An index written before ``bm25_idf`` existed used rank-bm25's idf: it is read as okapi, and opening it
     with the default settings re-scores BM25 from its passages (vectors kept, nothing re-embedded)."""
     ix = tmp_path / "ix"
@@ -170,6 +170,17 @@ def test_index_from_before_the_idf_choice_is_rescored(corpus_dir, tmp_path):
     with pytest.raises(IndexMismatchError, match="settings"):
         load_index(ix, expect_settings=IndexSettings())  # the default is the lucene idf
     assert load_index(ix, expect_settings=IndexSettings(bm25_idf="okapi")).path == idx.path
+    # a folder that cannot be written: the re-scored BM25 is served from memory and the folder is left as it was
+    import index.faiss_store as fs
+
+    def fail(*_a, **_k):
+        raise IndexWriteError("read-only")
+
+    monkeypatch.setattr(fs, "_write_version", fail)
+    in_memory = FaissStore(ix).load()
+    assert in_memory.path == idx.path and in_memory.manifest["settings"]["bm25_idf"] == "lucene"
+    assert (ix / "CURRENT").read_text().strip() == idx.path.name
+    monkeypatch.undo()
     store, stats = open_index(corpus_dir, ix)
     fresh = store.view()
     assert fresh.path != idx.path and fresh.manifest["settings"]["bm25_idf"] == "lucene"
