@@ -58,9 +58,15 @@ class IndexSettings:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @staticmethod
+    def recorded(d: dict[str, Any] | None) -> dict[str, Any]:
+        """Settings as a FAISS index manifest records them, with what older indexes left out filled in: the
+        PyTorch encoder (before the encoder choice) and rank-bm25's okapi idf (before the idf choice)."""
+        return {"encoder": "torch", "bm25_idf": "okapi", **(d or {})}
+
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> IndexSettings:
-        d = {"bm25_idf": "okapi", **d}  # indexes from before the idf choice used rank-bm25's
+        d = cls.recorded(d)
         d["passages"] = PassageSettings(**d["passages"])
         return cls(**d)
 

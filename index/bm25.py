@@ -22,6 +22,12 @@ from index.backend import BM25Idf, top_k
 from index.text import tokenize
 
 
+def lucene_idf(n: int, df):
+    """log(1 + (N - df + 0.5) / (df + 0.5)): the idf of Lucene, Elasticsearch and Milvus (scalar or array df)."""
+    d = np.asarray(df, dtype=np.float64)
+    return np.log(1 + (n - d + 0.5) / (d + 0.5))
+
+
 class BM25Index:
     """Okapi BM25 over tokenised passages; ``search`` returns (rows, scores) best first."""
 
@@ -47,26 +53,22 @@ class BM25Index:
         if n == 0:
             return cls(sp.csr_matrix((0, 0), dtype=np.float32), {})
         bm = BM25Okapi(corpus_tokens, k1=k1, b=b, epsilon=epsilon)
-        if idf == "lucene":
-            df: dict[str, int] = {}
-            for freqs in bm.doc_freqs:
-                for term in freqs:
-                    df[term] = df.get(term, 0) + 1
-            weights = {t: float(np.log(1 + (n - d + 0.5) / (d + 0.5))) for t, d in df.items()}
-        else:
-            weights = bm.idf
         vocab: dict[str, int] = {}
         rows, cols, vals = [], [], []
         doc_len = np.asarray(bm.doc_len, dtype=np.float64)
         norm = k1 * (1 - b + b * doc_len / bm.avgdl)
         for j, freqs in enumerate(bm.doc_freqs):
             for term, tf in freqs.items():
-                t = vocab.setdefault(term, len(vocab))
-                rows.append(t)
+                rows.append(vocab.setdefault(term, len(vocab)))
                 cols.append(j)
-                vals.append(weights.get(term, 0.0) * tf * (k1 + 1) / (tf + norm[j]))
-        m = sp.csr_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)), shape=(len(vocab), n))
-        return cls(m, vocab)
+                vals.append(tf * (k1 + 1) / (tf + norm[j]))
+        m = sp.csr_matrix((np.asarray(vals), (rows, cols)), shape=(len(vocab), n))  # term frequency part
+        if idf == "lucene":
+            w = lucene_idf(n, np.diff(m.indptr))  # a term's row holds one entry per passage containing it
+        else:
+            w = np.array([bm.idf[t] for t in vocab])
+        m.data *= np.repeat(w, np.diff(m.indptr))
+        return cls(m.astype(np.float32), vocab)
 
     @property
     def size(self) -> int:
@@ -90,13 +92,13 @@ class BM25Index:
         return top, s[top]
 
     def term_idf(self, terms) -> dict[str, float]:
-        """Smoothed idf, log(1 + (N - df + 0.5) / (df + 0.5)), of each term (always positive; df = 0 if unknown)."""
+        """The Lucene idf of each term (always positive; df = 0 if unknown)."""
         n = max(1, self.size)
         out = {}
         for t in terms:
             i = self.vocab.get(t)
             df = 0 if i is None else int(self.matrix.indptr[i + 1] - self.matrix.indptr[i])
-            out[t] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+            out[t] = float(lucene_idf(n, df))
         return out
 
     def save(self, folder: Path) -> list[str]:

@@ -208,25 +208,25 @@ class FaissStore:
             raise IndexNotFoundError("an in-memory index has nothing to load")
         try:
             view = load_version(self.index_dir, self.encoder.fingerprint, self.settings, verify=verify)
-        except IndexMismatchError:
-            view = self._rescore_bm25(verify)
+        except IndexMismatchError as exc:
+            view = self._rescore_bm25(verify, exc)
         self._view = view
         return view
 
-    def _rescore_bm25(self, verify: bool) -> FaissView:
+    def _rescore_bm25(self, verify: bool, mismatch: IndexMismatchError) -> FaissView:
         """An index that differs from the settings only in its BM25 parameters (e.g. one built before the idf
         choice) keeps its passages and vectors: BM25 is recomputed from the stored passages and written as a new
         version (served from memory when the folder is read-only or another process switched it meanwhile). Any
-        other difference raises IndexMismatchError."""
+        other difference raises ``mismatch``."""
         assert self.index_dir is not None
         bm25_keys = {"bm25_k1", "bm25_b", "bm25_idf"}
         old = load_version(self.index_dir, self.encoder.fingerprint, verify=verify)
-        built = {"encoder": "torch", "bm25_idf": "okapi", **(old.manifest.get("settings") or {})}
+        built = IndexSettings.recorded(old.manifest.get("settings"))
         want = self.settings.to_json()
         if {k: v for k, v in built.items() if k not in bm25_keys} != {
             k: v for k, v in want.items() if k not in bm25_keys
         }:
-            load_version(self.index_dir, self.encoder.fingerprint, self.settings, verify=False)  # raises the mismatch
+            raise mismatch
         st = self.settings
         log.info("index at %s was built with other BM25 settings; re-scoring BM25 (vectors kept)", self.index_dir)
         bm25 = BM25Index.build([tokenize(p.text) for p in old.passages], st.bm25_k1, st.bm25_b, idf=st.bm25_idf)
@@ -495,8 +495,7 @@ def load_version(
         raise IndexMismatchError(
             f"index at {index_dir} was built with model {manifest.get('model')}, not {model}; {hint}"
         )
-    # indexes from before the encoder and idf choices
-    built = {"encoder": "torch", "bm25_idf": "okapi", **(manifest.get("settings") or {})}
+    built = IndexSettings.recorded(manifest.get("settings"))
     if expect_settings is not None and built != expect_settings.to_json():
         raise IndexMismatchError(
             f"index at {index_dir} was built with settings {manifest.get('settings')}, "

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from index.backend import IndexSettings, Report, Scored
+from index.bm25 import lucene_idf
 from index.encoder import Encoder, get_encoder
 from index.errors import BackendUnavailableError, IndexError_, IndexMismatchError, IndexNotFoundError
 from index.passages import make_passages
@@ -222,7 +223,7 @@ class MilvusView:
                         output_fields=["count(*)"],
                     )
                     df = int(rows[0]["count(*)"]) if rows else 0
-                self._idf[t] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+                self._idf[t] = float(lucene_idf(n, df))
             out[t] = self._idf[t]
         return out
 

@@ -43,11 +43,6 @@ class SentenceReader:
         self.passages = self.settings.passages
         self.threshold = self.settings.threshold
 
-    @staticmethod
-    def overlap(q_terms: Sequence[str], sentence: str, idf: dict[str, float]) -> float:
-        """idf-weighted share of the question's terms that occur in ``sentence``."""
-        return coverage(q_terms, sentence, idf)
-
     def read(self, query: Query, hits: Sequence[Hit], view: IndexView) -> list[Candidate]:
         """All sentences of the top ``passages`` hits, best first (each sentence once)."""
         st = self.settings
@@ -67,7 +62,7 @@ class SentenceReader:
         cos = self.encoder.encode([t for _, _, t in items]) @ query.vector
         out: list[Candidate] = []
         for (hit, i, text), c in zip(items, cos.tolist(), strict=True):
-            ov = self.overlap(q_terms, text, idf)
+            ov = coverage(q_terms, text, idf)
             score = st.w_cos * c + st.w_overlap * ov + st.w_rank / hit.rank
             span = hit.passage.sentences[i]
             feats = {"cos": c, "overlap": ov, "rank": float(hit.rank)}
