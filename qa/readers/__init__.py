@@ -15,6 +15,7 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 
 from index.backend import IndexView
+from index.text import tokenize
 from index.types import Span
 from qa.types import Hit
 
@@ -28,6 +29,10 @@ class Query:
     text: str
     vector: np.ndarray
     terms: tuple[str, ...] = ()
+
+    def term_list(self) -> list[str]:
+        """The BM25 terms, or the question's tokens when none were given."""
+        return list(self.terms) or tokenize(self.text)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from index.backend import IndexView
 from index.encoder import Encoder
-from index.text import tokenize
 from qa.confidence import coverage
 from qa.readers import Candidate, Query
 from qa.types import Hit
@@ -46,7 +45,7 @@ class SentenceReader:
     def read(self, query: Query, hits: Sequence[Hit], view: IndexView) -> list[Candidate]:
         """All sentences of the top ``passages`` hits, best first (each sentence once)."""
         st = self.settings
-        q_terms = list(query.terms) or tokenize(query.text)
+        q_terms = query.term_list()
         idf = view.term_idf(q_terms)
         seen: set[tuple[str, int, int]] = set()
         items: list[tuple[Hit, int, str]] = []

@@ -20,7 +20,6 @@ import numpy as np
 
 from index.backend import IndexView
 from index.checksum import sha256_file
-from index.text import tokenize
 from qa.answer_type import agreement
 from qa.confidence import FEATURES, ConfidenceModel, candidate_features, coverage
 from qa.errors import ReaderError
@@ -273,7 +272,7 @@ class SpanReader:
 
     def _score(self, query: Query, raw: list[dict], hits: Sequence[Hit], view: IndexView) -> list[Candidate]:
         if "cover" in self.confidence_model.names and raw:
-            q_terms = list(query.terms) or tokenize(query.text)
+            q_terms = query.term_list()
             idf = view.term_idf(q_terms)
             for r in raw:
                 r["cover"] = coverage(q_terms, r["hit"].passage.text, idf)
