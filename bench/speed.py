@@ -3,6 +3,7 @@
     python bench/speed.py                          # 10k passages: latency by stage, then throughput
     python bench/speed.py --sizes 10000 100000     # one process per size
     python bench/speed.py --workers 1 2 4          # throughput of the process pool (``docqa serve --workers N``)
+    python bench/speed.py --exits 2:0.3 --latency-only   # also: read the top 2 first, stop at confidence 0.3
 
 Corpus (``common.scale_corpus``): real SQuAD v1.1 train paragraphs with real vectors up to 10k passages,
 synthetic passages above (real sentences shuffled, vectors = real vectors + noise); one real train question per
@@ -41,14 +42,19 @@ from qa.settings import QASettings
 STAGES = ["embed_query", "dense", "bm25", "fusion", "read", "total"]
 
 
-def _configs() -> dict[str, QASettings]:
-    return {
+def _configs(exits: list[str]) -> dict[str, QASettings]:
+    configs = {
         "before": QASettings(
             span=SpanReaderSettings(passages=3, runtime="fp32", early_exit=1.0), sentence_fallback=0.5
         ),
         "product, reading all 5 passages at once": QASettings(span=SpanReaderSettings(early_exit=1.0)),
         "product": QASettings(),
     }
+    for spec in exits:  # "FIRST:LEVEL": read the top FIRST passages first, stop at confidence LEVEL
+        first, level = spec.split(":")
+        span = SpanReaderSettings(early_exit=float(level), early_exit_first=int(first))
+        configs[f"top {first} first, exit at {level}"] = QASettings(span=span)
+    return configs
 
 
 def _latency(qa: QA, questions: list[str], repeats: int) -> dict:
@@ -86,13 +92,13 @@ def store_for(n: int) -> tuple[FaissStore, list[str]]:
     return store, questions
 
 
-def run_size(n: int, repeats: int, n_questions: int, workers: list[int]) -> dict:
+def run_size(n: int, repeats: int, n_questions: int, workers: list[int], exits: list[str], latency_only: bool) -> dict:
     store, questions = store_for(n)
     questions = questions[:n_questions]
     res: dict = {"passages": len(store.view())}
     res["latency"] = {}
     services = {}
-    for name, settings in _configs().items():
+    for name, settings in _configs(exits).items():
         qa = QA(store, settings)
         services[name] = qa
         res["latency"][name] = _latency(qa, questions, repeats)
@@ -102,6 +108,9 @@ def run_size(n: int, repeats: int, n_questions: int, workers: list[int]) -> dict
         "passages": services["product"].span_reader.passages,
     }
     res["throughput"] = {}
+    if latency_only:
+        res["peak_rss_mb"] = peak_rss_mb()
+        return res
     res["throughput"]["in-process, before"] = _throughput(services["before"].answer, questions)
     product = QASettings()
     for label, span in (
@@ -131,15 +140,19 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--questions", type=int, default=100)
     ap.add_argument("--workers", type=int, nargs="*", default=[1, 2, 4])
+    ap.add_argument("--exits", nargs="*", default=[], help="FIRST:LEVEL early-exit variants to time as well")
+    ap.add_argument("--latency-only", action="store_true", help="skip the answers-per-second runs")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print("RESULT " + json.dumps(run_size(args.sizes[0], args.repeats, args.questions, args.workers)))
+        res = run_size(args.sizes[0], args.repeats, args.questions, args.workers, args.exits, args.latency_only)
+        print("RESULT " + json.dumps(res))
         return
     results = []
     for n in args.sizes:
         cmd = [sys.executable, __file__, "--child", "--sizes", str(n), "--repeats", str(args.repeats)]
-        cmd += ["--questions", str(args.questions), "--workers", *map(str, args.workers)]
+        cmd += ["--questions", str(args.questions), "--workers", *map(str, args.workers), "--exits", *args.exits]
+        cmd += ["--latency-only"] if args.latency_only else []
         out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
         line = next((ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")), None)
         if line is None:

@@ -41,9 +41,9 @@ class SpanReaderSettings:
     ``passages``, ``threshold`` and ``runtime`` default (None) to the values chosen on SQuAD half a and shipped in
     ``reader.json``. ``micro_batch``: concurrent questions share forward passes (``qa.readers.batching``), each
     batch waiting ``batch_wait_ms`` for company first (0: batch only what is already queued). ``early_exit``:
-    read the top passage alone first and stop when its span's confidence reaches this (None: the value shipped in
-    ``reader.json``; 1.0: read all passages at once). ``micro_batch`` is off by default: on 2 cores it did not
-    raise throughput (``bench/speed.py``).
+    read the top ``early_exit_first`` passages first and stop when the best span's confidence there reaches this
+    (None: the values shipped in ``reader.json``; early_exit 1.0: read all passages at once). ``micro_batch`` is
+    off by default: on 2 cores it did not raise throughput (``bench/speed.py``).
     """
 
     passages: int | None = None
@@ -55,6 +55,7 @@ class SpanReaderSettings:
     micro_batch: bool = False
     batch_wait_ms: float = 0.0
     early_exit: float | None = None
+    early_exit_first: int | None = None
 
     def __post_init__(self) -> None:
         if (
@@ -67,6 +68,8 @@ class SpanReaderSettings:
             raise ValueError(f"unknown reader runtime {self.runtime!r} (choose {', '.join(get_args(Runtime))})")
         if self.early_exit is not None and not 0 <= self.early_exit <= 1:
             raise ValueError(f"early_exit must be within [0, 1], not {self.early_exit}")
+        if self.early_exit_first is not None and self.early_exit_first < 1:
+            raise ValueError(f"early_exit_first must be a positive number of passages, not {self.early_exit_first}")
         if not 0 <= self.batch_wait_ms <= 100:
             raise ValueError(f"batch_wait_ms must be within [0, 100], not {self.batch_wait_ms}")
         if self.threshold is not None and not 0 <= self.threshold <= 1:
@@ -161,6 +164,7 @@ class SpanReader:
         self.confidence_model = ConfidenceModel.from_meta(self.meta)
         exit_at = self.settings.early_exit if self.settings.early_exit is not None else self.meta.get("early_exit")
         self.early_exit = 1.0 if exit_at is None else float(exit_at)  # 1.0: always read every passage at once
+        self.early_exit_first = int(self.settings.early_exit_first or self.meta.get("early_exit_first", 1))
         self._sep = self.tokenizer.sep_token_id
         self._lock = threading.Lock()
         self._batcher = (
@@ -226,16 +230,17 @@ class SpanReader:
     def read(self, query: Query, hits: Sequence[Hit], view: IndexView) -> list[Candidate]:
         """The best span of each of the top ``passages`` hits with its calibrated confidence, most confident first.
 
-        With ``early_exit`` set, the top passage is read first and the others only when its span's confidence is
-        under ``early_exit`` (then the result is exactly what reading all of them at once gives)."""
+        With ``early_exit`` set, the top ``early_exit_first`` passages are read first and the others only when the
+        best span's confidence there is under ``early_exit`` (then the result is exactly what reading all of them
+        at once gives)."""
         top = list(hits[: self.passages])
-        exit_at = self.early_exit
-        if exit_at < 1.0 and len(top) > 1:
-            raw = self.spans(query, top[:1], view)
+        exit_at, n_first = self.early_exit, self.early_exit_first
+        if exit_at < 1.0 and len(top) > n_first:
+            raw = self.spans(query, top[:n_first], view)
             first = self._score(query, raw, hits, view)
             if first and first[0].confidence >= exit_at:
                 return first
-            return self._score(query, raw + self.spans(query, top[1:], view), hits, view)
+            return self._score(query, raw + self.spans(query, top[n_first:], view), hits, view)
         return self._score(query, self.spans(query, top, view), hits, view)
 
     def spans(self, query: Query, top: list[Hit], view: IndexView) -> list[dict]:
