@@ -3,7 +3,7 @@
     python bench/answer_policy.py collect v1 [--every N]   # read the top 8 passages of each question once
     python bench/answer_policy.py collect v2 [--every N]
     python bench/answer_policy.py sweep [--write] [--min-answered 0.915]   # policies side by side; --write ships one
-    python bench/answer_policy.py early-exit               # read the top passage first, the rest only if unsure
+    python bench/answer_policy.py early-exit               # read the top 1 or 2 first, the rest only if unsure
 
 ``collect`` runs retrieval and the span reader over the top 8 passages of every question (one batched forward
 pass) and stores every passage's best span with its scores, the retrieval scores, the answer-type agreement and
@@ -323,7 +323,7 @@ def cmd_early_exit(args) -> None:
     rows, res = [], {}
     for first, e in [(0, 1.0)] + [(f, e) for f in (1, 2) for e in (0.2, 0.3, 0.4, 0.5, 0.6)]:
         (a, ea, pa), (b, eb, _) = run(v1, first, e), run(v2, first, e)
-        name = "read all 5 (shipped)" if first == 0 else f"top {first} first, exit at confidence >= {e}"
+        name = "read all 5" if first == 0 else f"top {first} first, exit at confidence >= {e}"
         res[name] = {"v1.1": a, "v2.0": b, "exit_v1.1": ea, "exit_v2.0": eb, "passages_read_v1.1": pa}
         rows.append([name, a["EM"], a["F1"], ea, pa, b["F1"], eb])
     md = f"### Early exit, replayed on the collected half-a records ({len(v1)} v1.1, {len(v2)} v2.0 questions)\n\n"

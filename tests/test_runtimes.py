@@ -78,34 +78,18 @@ def test_concurrent_questions_share_forward_passes_and_get_the_same_spans():
             assert (a.start, a.end) == (b.start, b.end) and abs(a.score - b.score) < 1e-3
 
 
-def test_early_exit_reads_the_top_passage_first_and_the_rest_only_when_unsure(seed_qa):
-    from dataclasses import replace
-
-    from qa import QA
-
-    calls = []
-    for exit_at, question in ((0.0, "What is THAAD?"), (0.999, "What is THAAD?")):
-        settings = replace(seed_qa.settings, span=SpanReaderSettings(early_exit=exit_at, early_exit_first=1))
-        qa = QA(seed_qa.backend, settings)
-        real = qa.span_reader.predict
-        qa.span_reader.predict = lambda q, ctx, real=real: calls.append(len(ctx)) or real(q, ctx)
-        ans = qa.answer(question)
-        assert ans.found and ans.text == seed_qa.answer(question).text
-    reader_passages = seed_qa.span_reader.passages
-    # 0.0: the first passage always decides; 0.999: it never does, so the other passages are read after it
-    assert calls == [1, 1, min(reader_passages, len(seed_qa.answer("What is THAAD?").hits)) - 1]
-
-
-def test_early_exit_can_read_the_top_two_passages_first(seed_qa):
+@pytest.mark.parametrize("first", [1, 2])
+def test_early_exit_reads_the_top_passages_first_and_the_rest_only_when_unsure(seed_qa, first):
     from dataclasses import replace
 
     from qa import QA
 
     question = "What is THAAD?"
     n = min(seed_qa.span_reader.passages, len(seed_qa.answer(question).hits))
-    assert n > 2
-    for exit_at, expected in ((0.0, [2]), (0.999, [2, n - 2])):
-        span = SpanReaderSettings(early_exit=exit_at, early_exit_first=2)
+    assert n > first
+    # 0.0: the first passages always decide; 0.999: they never do, so the other passages are read after them
+    for exit_at, expected in ((0.0, [first]), (0.999, [first, n - first])):
+        span = SpanReaderSettings(early_exit=exit_at, early_exit_first=first)
         qa = QA(seed_qa.backend, replace(seed_qa.settings, span=span))
         calls: list[int] = []
         real = qa.span_reader.predict
@@ -113,5 +97,8 @@ def test_early_exit_can_read_the_top_two_passages_first(seed_qa):
         ans = qa.answer(question)
         assert calls == expected
         assert ans.found and ans.text == seed_qa.answer(question).text
+
+
+def test_early_exit_first_must_be_positive():
     with pytest.raises(ValueError, match="early_exit_first"):
         SpanReaderSettings(early_exit_first=0)
