@@ -288,9 +288,27 @@ def cmd_sweep(args) -> None:
         idx = [FEATURES.index(f) for f in names]
         c1 = [model.predict(features(r, n)[:, idx]) for r in v1]
         t = best_threshold(v2, oof2, n, v1, c1, args.min_answered)
-        meta["calibration"] = model.to_json() | {"fit_on": f"SQuAD v2.0 dev half a, open setting, top-{n} passages"}
+        r1 = score(v1, [decide(r, c, n, t) for r, c in zip(v1, c1, strict=True)])
+        r2 = score(v2, [decide(r, c, n, t) for r, c in zip(v2, oof2, strict=True)])
+        meta["calibration"] = model.to_json() | {
+            "fit_on": f"SQuAD v2.0 dev half a, open setting, top-{n} passages",
+            "fit_for_reader": meta["sha256"][:12],
+        }
         meta["threshold"] = round(t, 3)
         meta["passages"] = n
+        meta.setdefault("metrics", {})["answer_policy_replay_half_a"] = {
+            "v1.1_F1": round(r1["F1"], 2),
+            "v1.1_EM": round(r1["EM"], 2),
+            "v1.1_answered": round(r1["answered"], 3),
+            "v2.0_F1": round(r2["F1"], 2),
+            "v2.0_unanswerable_abstained": round(r2["abstained_unanswerable"], 3),
+            "v1.1_questions": len(v1),
+            "v2.0_questions": len(v2),
+            "v2.0_out_of_fold": True,
+            "threshold": f"{t:.3f}: the highest keeping >= {args.min_answered:.1%} of v1.1 answered",
+            "measured": f"python bench/answer_policy.py sweep --write --min-answered {args.min_answered} "
+            f"--features {' '.join(names)} (bench/results/answer_policy.md)",
+        }
         (MODEL_DIR / META).write_text(json.dumps(meta, indent=2))
         print(f"wrote calibration ({'+'.join(names)}), threshold {t:.3f}, passages {n} to {MODEL_DIR / META}")
 

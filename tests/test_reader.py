@@ -75,3 +75,46 @@ def test_clean_span_widens_to_words_and_trims_punctuation():
     e = text.index("”") + 2
     a, b = clean_span(text, s, e, 0, len(text))
     assert text[a:b] == "the Terminal High Altitude Area Defense (THAAD) system"
+
+
+def test_export_ships_a_checkpoint_with_its_record_and_sets_old_metrics_aside(tmp_path):
+    """train/export_reader.py end to end: a checkpoint (the shipped weights, dequantized) becomes a loadable reader."""
+    import subprocess
+    import sys
+
+    import torch
+    from safetensors.numpy import load_file
+
+    from qa.readers.span import dequantize_state_dict
+
+    ckpt = tmp_path / "weights-ema.pt"
+    torch.save(dequantize_state_dict(load_file(str(MODEL_DIR / WEIGHTS))), ckpt)
+    total = {"steps": 5000, "examples_seen": 110000, "epochs": 1.2557, "elapsed_s": 36000.0}
+    ckpt.with_suffix(".json").write_text(json.dumps({"this_run": {"steps": 776}, "cumulative": total}))
+    out = tmp_path / "reader"
+    shutil.copytree(MODEL_DIR, out)
+    old = json.loads((out / META).read_text())
+    old["sha256"] = "0" * 64  # the folder held other weights: their metrics must not describe the new ones
+    (out / META).write_text(json.dumps(old))
+    root = MODEL_DIR.parents[2]
+    run = subprocess.run(
+        [sys.executable, "train/export_reader.py", str(ckpt), "--out", str(out)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    meta = json.loads((out / META).read_text())
+    t = meta["training"]
+    assert t["train_file"].startswith("train-v1.1") and t["weights"].startswith("EMA")
+    assert (t["steps"], t["examples_seen"], t["epochs"]) == (5000, 110000, 1.2557) and t["this_run"]["steps"] == 776
+    assert meta["previous_reader"]["sha256"] == "0" * 12
+    assert set(meta["previous_reader"]["metrics"]) == set(old["metrics"]) - {"runtime_choice"}
+    assert set(meta["metrics"]) <= {"runtime_choice"}
+    assert meta["calibration"] == old["calibration"] and meta["threshold"] == old["threshold"]
+    exported, shipped = SpanReader(out), SpanReader(MODEL_DIR)  # checksum verified at load
+    seed = (MODEL_DIR.parents[2] / "seeds" / "000_01cb2e2d8b3a0f1d.txt").read_text(encoding="utf-8")
+    i = seed.index("Wang Yi")
+    q, ctx = "Who is the Chinese Foreign Minister?", seed[max(0, i - 400) : i + 200]
+    a, b = exported.predict(q, [ctx])[0], shipped.predict(q, [ctx])[0]
+    assert a is not None and b is not None and (a.start, a.end) == (b.start, b.end)
