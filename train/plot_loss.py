@@ -1,9 +1,15 @@
-"""Plot the reader's training loss curve: train/loss_curve.png from a loss_log.jsonl."""
+"""Plot the reader's training loss over every run: train/loss_curve.png from loss_log.jsonl files, in order.
+
+python train/plot_loss.py train/reader_loss_log.jsonl train/reader_loss_log_run2.jsonl --out train/loss_curve.png
+
+Each log counts steps from its own start; later runs resume the earlier ones' weights, so their steps are drawn
+after the previous run's last step (cumulative steps).
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -12,23 +18,40 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def read_runs(paths: list[Path]) -> list[tuple[list[int], list[dict]]]:
+    """(cumulative steps, records) of each log, each run starting where the previous one ended."""
+    runs, offset = [], 0
+    for path in paths:
+        by_step = {}  # a run resumed from a checkpoint may log a step twice: keep the last
+        for line in path.read_text().splitlines():
+            if line.strip():
+                rec = json.loads(line)
+                by_step[int(rec["step"])] = rec
+        recs = [by_step[s] for s in sorted(by_step)]
+        runs.append(([offset + int(r["step"]) for r in recs], recs))
+        offset += int(recs[-1]["step"]) if recs else 0
+    return runs
+
+
 def main() -> None:
-    src = Path(sys.argv[1] if len(sys.argv) > 1 else "train/runs/reader/loss_log.jsonl")
-    out = Path(sys.argv[2] if len(sys.argv) > 2 else "train/loss_curve.png")
-    recs = [json.loads(line) for line in src.read_text().splitlines() if line.strip()]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot([r["step"] for r in recs], [r["loss"] for r in recs], label="train loss (mean of 20 steps)")
-    ax.set_xlabel("step (batch of 32 features)")
-    ax.set_ylabel("start+end cross-entropy / 2")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("logs", type=Path, nargs="+")
+    ap.add_argument("--out", type=Path, default=Path("train/loss_curve.png"))
+    args = ap.parse_args()
+    fig, ax = plt.subplots(figsize=(8, 4.4))
     ax2 = ax.twinx()
-    ax2.plot([r["step"] for r in recs], [r["lr"] for r in recs], color="grey", alpha=0.4, label="learning rate")
+    for i, (steps, recs) in enumerate(read_runs(args.logs), start=1):
+        ax.plot(steps, [r["loss"] for r in recs], label=f"run {i}: train loss (mean of 20 steps)")
+        ax2.plot(steps, [r["lr"] for r in recs], color="grey", alpha=0.4, label="learning rate" if i == 1 else None)
+    ax.set_xlabel("cumulative step (batch of 32 windows)")
+    ax.set_ylabel("start+end cross-entropy / 2")
     ax2.set_ylabel("learning rate")
     ax.set_title("Span reader on SQuAD v1.1 train (all-MiniLM-L6-v2 encoder, CPU)")
     ax.grid(alpha=0.3)
-    fig.legend(loc="upper right")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    print(f"wrote {out}")
+    fig.legend(loc="lower center", ncol=3, fontsize="small")
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.savefig(args.out, dpi=110)
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
