@@ -8,7 +8,9 @@ import shutil
 import pytest
 
 from qa.errors import ReaderError
-from qa.readers.span import META, MODEL_DIR, WEIGHTS, SpanReader, clean_span
+from qa.readers.span import META, MODEL_DIR, WEIGHTS, SpanReader, clean_span, load_reader
+
+from .conftest import ROOT, SEED_FILE
 
 SHORT = [
     ("What does THAAD stand for?", "Terminal High Altitude Area Defense"),
@@ -96,10 +98,9 @@ def test_export_ships_a_checkpoint_with_its_record_and_sets_old_metrics_aside(tm
     old = json.loads((out / META).read_text())
     old["sha256"] = "0" * 64  # the folder held other weights: their metrics must not describe the new ones
     (out / META).write_text(json.dumps(old))
-    root = MODEL_DIR.parents[2]
     run = subprocess.run(
         [sys.executable, "train/export_reader.py", str(ckpt), "--out", str(out)],
-        cwd=root,
+        cwd=ROOT,
         capture_output=True,
         text=True,
     )
@@ -112,8 +113,8 @@ def test_export_ships_a_checkpoint_with_its_record_and_sets_old_metrics_aside(tm
     assert set(meta["previous_reader"]["metrics"]) == set(old["metrics"]) - {"runtime_choice"}
     assert set(meta["metrics"]) <= {"runtime_choice"}
     assert meta["calibration"] == old["calibration"] and meta["threshold"] == old["threshold"]
-    exported, shipped = SpanReader(out), SpanReader(MODEL_DIR)  # checksum verified at load
-    seed = (MODEL_DIR.parents[2] / "seeds" / "000_01cb2e2d8b3a0f1d.txt").read_text(encoding="utf-8")
+    exported, shipped = SpanReader(out), load_reader()  # checksum verified at load
+    seed = SEED_FILE.read_text(encoding="utf-8")
     i = seed.index("Wang Yi")
     q, ctx = "Who is the Chinese Foreign Minister?", seed[max(0, i - 400) : i + 200]
     a, b = exported.predict(q, [ctx])[0], shipped.predict(q, [ctx])[0]
