@@ -2,9 +2,9 @@
 
 The unanswerable half mixes off-topic questions with near misses about the article's own subjects (the price of
 THAAD, the name of the research center, the president of South Korea): the hard case, as in SQuAD 2.0. The
-bars below are what the shipped reader and policy achieve (20/22 answered right, 19/22 abstained with the
-1.38-epoch reader; 21 and 20 with the 1.0-epoch one, which was 2.1 gold F1 and 2.8 open-setting F1 worse on SQuAD
-half a); a change that loses any of it fails here. The questions still missed are listed in the README.
+bars below are what the shipped reader and policy achieve (21/22 answered right, 20/22 abstained with the
+1.53-epoch reader, as with the 1.0-epoch one; the 1.38-epoch reader in between got 20 and 19); a change that loses
+any of it fails here. The questions still missed are listed in the README.
 """
 
 from __future__ import annotations
@@ -69,13 +69,13 @@ def results(seed_qa):
 
 def test_answerable_questions_get_the_right_span(results):
     right = [q for q, expected in ANSWERABLE if results[q].found and expected.lower() in results[q].text.lower()]
-    assert len(right) >= 20, sorted(set(q for q, _ in ANSWERABLE) - set(right))
+    assert len(right) >= 21, sorted(set(q for q, _ in ANSWERABLE) - set(right))
     for q, _ in ANSWERABLE:  # short spans, not whole sentences
         assert len(results[q].text) < 100
 
 
 def test_unanswerable_questions_are_declined(results):
     declined = [q for q in UNANSWERABLE if not results[q].found]
-    assert len(declined) >= 19, [(q, results[q].text) for q in UNANSWERABLE if results[q].found]
+    assert len(declined) >= 20, [(q, results[q].text) for q in UNANSWERABLE if results[q].found]
     off_topic = UNANSWERABLE[1:15]  # nothing in the article is about these at all
     assert all(not results[q].found for q in off_topic)
