@@ -4,6 +4,10 @@
     python bench/eval_reader.py calibrate     # v2.0 dev half a, open setting: fit confidence + threshold
     python bench/eval_reader.py compare DIR [--every 3]   # a candidate reader (exported to DIR) vs the shipped one
 
+``compare`` is the gate before shipping: ``train/export_reader.py CHECKPOINT --gate bench/results/reader_compare.json``
+installs the checkpoint only if these very weights (same sha256) beat the shipped reader here, and records the
+comparison in reader.json.
+
 ``calibrate`` fits the logistic confidence (span score - null score, span probability, 1/retrieval rank)
 on SQuAD v2.0 dev half a and writes it, with the threshold that maximises overall F1, into
 qa/models/reader/reader.json.
@@ -103,11 +107,17 @@ def cmd_compare(args) -> None:
     res = {}
     for name, folder in (("shipped", MODEL_DIR), ("candidate", args.candidate)):
         reader = SpanReader(folder, settings)
-        res[name] = _gold_eval(reader, qs) | {"training": reader.meta.get("training", {})}
+        res[name] = _gold_eval(reader, qs) | {
+            "training": reader.meta.get("training", {}),
+            "sha256": reader.meta.get("sha256", ""),
+        }
     rows = [[name, r["EM"], r["F1"], r["p50_ms_per_paragraph"]] for name, r in res.items()]
     md = f"### Candidate reader vs shipped: SQuAD v1.1 dev half a, gold paragraph, every {args.every}th question ({len(qs)})\n\n"
     md += md_table(["reader", "EM", "F1", "p50 ms"], rows)
+    res["every"] = args.every
     save("reader_compare", md, res)
+    print("install the candidate only if it is better, recording this comparison with it:")
+    print("  python train/export_reader.py CHECKPOINT --gate bench/results/reader_compare.json")
 
 
 def _fit_logistic(X: np.ndarray, y: np.ndarray) -> np.ndarray:

