@@ -229,3 +229,22 @@ def test_micro_batcher_passes_errors_to_every_caller():
 def test_clean_span_keeps_abbreviations_and_closes_quotes(text, first, last, expected):
     s, e = clean_span(text, text.index(first), text.index(last) + len(last), 0, len(text))
     assert text[s:e] == expected
+
+
+def test_loss_plot_places_each_run_at_its_cumulative_start(tmp_path):
+    import json
+
+    from train.plot_loss import parse_log_arg, read_runs
+
+    def log(name: str, steps: list[int]):
+        path = tmp_path / name
+        path.write_text("".join(json.dumps({"step": s, "loss": 1.0, "lr": 1e-5}) + "\n" for s in steps))
+        return str(path)
+
+    first, second = log("a.jsonl", [20, 40, 40, 55]), log("b.jsonl", [20, 40])
+    assert parse_log_arg(first) == (tmp_path / "a.jsonl", None)
+    assert parse_log_arg(second + "@57") == (tmp_path / "b.jsonl", 57)
+    runs = read_runs([parse_log_arg(first), parse_log_arg(second)])
+    assert runs[0][0] == [20, 40, 55] and runs[1][0] == [75, 95]  # a step logged twice is kept once
+    runs = read_runs([parse_log_arg(first), parse_log_arg(second + "@57"), parse_log_arg(log("c.jsonl", [20]))])
+    assert runs[1][0] == [77, 97] and runs[2][0] == [117]

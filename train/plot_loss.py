@@ -3,7 +3,9 @@
 python train/plot_loss.py train/reader_loss_log.jsonl train/reader_loss_log_run2.jsonl --out train/loss_curve.png
 
 Each log counts steps from its own start; later runs resume the earlier ones' weights, so their steps are drawn
-after the previous run's last step (cumulative steps).
+after the previous run's last logged step (logs write every 20 steps). ``LOG@STEP`` draws a run from an exact
+cumulative step instead: the ``prior.steps`` of its checkpoint's ``weights-ema.json`` (a run resumed from the
+shipped weights starts where the shipped reader ended, not where the last log ended).
 """
 
 from __future__ import annotations
@@ -12,16 +14,21 @@ import argparse
 import json
 from pathlib import Path
 
-import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+def parse_log_arg(arg: str) -> tuple[Path, int | None]:
+    """``LOG`` or ``LOG@STEP``: the log file and the cumulative step its run started from, when given."""
+    path, sep, start = arg.rpartition("@")
+    if sep and start.isdigit():
+        return Path(path), int(start)
+    return Path(arg), None
 
 
-def read_runs(paths: list[Path]) -> list[tuple[list[int], list[dict]]]:
-    """(cumulative steps, records) of each log, each run starting where the previous one ended."""
+def read_runs(logs: list[tuple[Path, int | None]]) -> list[tuple[list[int], list[dict]]]:
+    """(cumulative steps, records) of each log, each run starting where given or where the previous one ended."""
     runs, offset = [], 0
-    for path in paths:
+    for path, start in logs:
+        if start is not None:
+            offset = start
         by_step = {}  # a run resumed from a checkpoint may log a step twice: keep the last
         for line in path.read_text().splitlines():
             if line.strip():
@@ -34,8 +41,13 @@ def read_runs(paths: list[Path]) -> list[tuple[list[int], list[dict]]]:
 
 
 def main() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("logs", type=Path, nargs="+")
+    ap.add_argument("logs", type=parse_log_arg, nargs="+", help="LOG or LOG@STEP (see above)")
     ap.add_argument("--out", type=Path, default=Path("train/loss_curve.png"))
     args = ap.parse_args()
     fig, ax = plt.subplots(figsize=(8, 4.4))
