@@ -1,6 +1,6 @@
 """Reader inference: runtimes and how much to read, measured on the same SQuAD v1.1 half-a questions.
 
-    python bench/reader_speed.py runtimes [--limit 600]   # fp32, bf16, dynamic int8, ONNX fp32, ONNX int8
+    python bench/reader_speed.py runtimes [--limit 600]   # fp32, TorchScript, bf16, dynamic int8, ONNX fp32/int8
     python bench/reader_speed.py reading  [--limit 600]   # passages read, windows around the best sentences
     python bench/reader_speed.py runtimes --write          # ship the fastest runtime within 0.5 F1 of fp32
 
@@ -27,7 +27,7 @@ from qa.readers.span import META, MODEL_DIR, SpanReader, SpanReaderSettings, cle
 from qa.retrieve import Retriever
 from qa.settings import QASettings
 
-RUNTIMES = ["fp32", "bf16", "dynamic-int8", "onnx-fp32", "onnx-int8"]
+RUNTIMES = ["fp32", "torchscript", "bf16", "dynamic-int8", "onnx-fp32", "onnx-int8"]
 
 
 def _sample(limit: int):
@@ -85,11 +85,18 @@ def cmd_runtimes(args) -> None:
     )
     md += md_table(["runtime", "gold F1", "read 5 p50 ms", "read 5 p95 ms", "speed-up vs fp32"], rows)
     md += f"\n\nChosen: **{choice}** (the fastest within 0.5 F1 of fp32)."
-    save("reader_runtime", md, {"results": res, "choice": choice, "questions": len(qs)})
+    save(args.name, md, {"results": res, "choice": choice, "questions": len(qs)})
     if args.write:
         meta = json.loads((MODEL_DIR / META).read_text())
         meta["runtime"] = choice
-        meta.setdefault("metrics", {})["runtime_choice"] = {"runtime": choice, **res[choice], "fp32": base}
+        meta.setdefault("metrics", {})["runtime_choice"] = {
+            "runtime": choice,
+            **res[choice],
+            "fp32": base,
+            "questions": len(qs),
+            "measured_with_reader": meta.get("sha256", "")[:12],
+            "measured": f"python bench/reader_speed.py runtimes --runtimes {' '.join(args.runtimes)} --write",
+        }
         (MODEL_DIR / META).write_text(json.dumps(meta, indent=2))
 
 
@@ -148,6 +155,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=600)
     ap.add_argument("--runtimes", nargs="+", default=RUNTIMES)
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--name", default="reader_runtime", help="runtimes: results file bench/results/NAME.md")
     args = ap.parse_args()
     {"runtimes": cmd_runtimes, "reading": cmd_reading}[args.what](args)
 

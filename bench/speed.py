@@ -12,7 +12,9 @@ real paragraph is asked. Every configuration runs in the same process on the sam
 
 - ``before``: the answer policy as the speed issue was filed (span reader over 3 passages, then the whole-sentence
   fallback that embeds the sentences of the top passages at query time);
-- ``product``: today's defaults (``QASettings()``, the reader runtime and passages shipped in ``reader.json``).
+- ``product``: today's defaults (``QASettings()``, the reader runtime and passages shipped in ``reader.json``);
+- ``product, eager PyTorch``: the same with the question encoder and the reader in eager PyTorch instead of
+  frozen TorchScript graphs (``index/torchscript.py``); ``before`` runs eager too, as it did when filed.
 
 Throughput: 200 questions submitted at once from 8 client threads, to one in-process service and to an
 ``AnswerPool`` of N worker processes sharing the same read-only index folder.
@@ -42,12 +44,16 @@ from qa.settings import QASettings
 STAGES = ["embed_query", "dense", "bm25", "fusion", "read", "total"]
 
 
+EAGER = ("before", "product, eager PyTorch")  # configurations timed with the eager PyTorch question encoder
+
+
 def _configs(exits: list[str]) -> dict[str, QASettings]:
     configs = {
         "before": QASettings(
             span=SpanReaderSettings(passages=3, runtime="fp32", early_exit=1.0), sentence_fallback=0.5
         ),
         "product, reading all 5 passages at once": QASettings(span=SpanReaderSettings(early_exit=1.0)),
+        "product, eager PyTorch": QASettings(span=SpanReaderSettings(runtime="fp32")),
         "product": QASettings(),
     }
     for spec in exits:  # "FIRST:LEVEL": read the top FIRST passages first, stop at confidence LEVEL
@@ -98,10 +104,14 @@ def run_size(n: int, repeats: int, n_questions: int, workers: list[int], exits: 
     res: dict = {"passages": len(store.view())}
     res["latency"] = {}
     services = {}
+    encoder = store.encoder
+    traced = getattr(encoder, "_traced", None)
     for name, settings in _configs(exits).items():
         qa = QA(store, settings)
         services[name] = qa
+        encoder._traced = None if name in EAGER else traced
         res["latency"][name] = _latency(qa, questions, repeats)
+        encoder._traced = traced
         print(name, json.dumps(res["latency"][name]["total"]), file=sys.stderr, flush=True)
     res["reader"] = {
         "runtime": services["product"].span_reader.runtime,
@@ -142,6 +152,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="*", default=[1, 2, 4])
     ap.add_argument("--exits", nargs="*", default=[], help="FIRST:LEVEL early-exit variants to time as well")
     ap.add_argument("--latency-only", action="store_true", help="skip the answers-per-second runs")
+    ap.add_argument("--name", default="speed", help="results file: bench/results/NAME.md and .json")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -182,7 +193,7 @@ def main() -> None:
     )
     md += ["", "Reader: " + ", ".join(f"{r['passages']}: {r['reader']}" for r in results)]
     md += ["", "Peak RSS MB: " + ", ".join(f"{r['passages']}: {r['peak_rss_mb']:.0f}" for r in results)]
-    save("speed", "\n".join(md), {"results": results})
+    save(args.name, "\n".join(md), {"results": results})
 
 
 if __name__ == "__main__":

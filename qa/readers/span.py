@@ -31,7 +31,7 @@ MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "reader"
 WEIGHTS = "reader-int8.safetensors"
 META = "reader.json"
 
-Runtime = Literal["fp32", "bf16", "dynamic-int8", "onnx-fp32", "onnx-int8"]
+Runtime = Literal["fp32", "torchscript", "bf16", "dynamic-int8", "onnx-fp32", "onnx-int8"]
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,12 @@ class SpanReader:
         self.model.eval()
         self.runtime: Runtime = self.settings.runtime or self.meta.get("runtime", "fp32")
         self._onnx = None
-        if self.runtime == "dynamic-int8":  # int8 matmuls on CPU (measured: faster, less accurate; see README)
+        self._traced = None
+        if self.runtime == "torchscript":  # fp32, frozen graph: same logits, less overhead (index/torchscript.py)
+            from index.torchscript import freeze
+
+            self._traced = freeze(self.model)
+        elif self.runtime == "dynamic-int8":  # int8 matmuls on CPU (measured: faster, less accurate; see README)
             self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         elif self.runtime.startswith("onnx"):
             from qa.readers.onnx_runtime import OnnxQA, export
@@ -218,6 +223,12 @@ class SpanReader:
         if self._onnx is not None:
             return self._onnx(input_ids, attention_mask, token_type_ids)
         t = self.torch
+        if self._traced is not None:
+            with t.inference_mode():
+                start, end = self._traced(
+                    t.from_numpy(input_ids), t.from_numpy(attention_mask), t.from_numpy(token_type_ids)
+                )[:2]
+            return start.numpy(), end.numpy()
         inputs = {
             "input_ids": t.from_numpy(input_ids),
             "attention_mask": t.from_numpy(attention_mask),
