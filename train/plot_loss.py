@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 
@@ -52,8 +53,10 @@ def main() -> None:
     args = ap.parse_args()
     fig, ax = plt.subplots(figsize=(8, 4.4))
     ax2 = ax.twinx()
-    for i, (steps, recs) in enumerate(read_runs(args.logs), start=1):
-        ax.plot(steps, [r["loss"] for r in recs], label=f"run {i}: train loss (mean of 20 steps)")
+    for i, ((path, _), (steps, recs)) in enumerate(zip(args.logs, read_runs(args.logs), strict=True), start=1):
+        named = re.search(r"run(\d+)", path.stem)  # reader_loss_log_run4.jsonl is run 4 even if run 3 is not drawn
+        run = named.group(1) if named else i
+        ax.plot(steps, [r["loss"] for r in recs], label=f"run {run}: train loss (mean of 20 steps)")
         ax2.plot(steps, [r["lr"] for r in recs], color="grey", alpha=0.4, label="learning rate" if i == 1 else None)
     ax.set_xlabel("cumulative step (batch of 32 windows)")
     ax.set_ylabel("start+end cross-entropy / 2")
