@@ -38,10 +38,8 @@ def example_batch(lengths: Sequence[int], vocab_floor: int = 1000, seed: int = 0
 
 
 def _outputs(out) -> tuple:
-    if isinstance(out, dict):
+    if isinstance(out, dict):  # a Hugging Face ModelOutput is a dict (None fields left out); so is a traced output
         return tuple(out.values())
-    if hasattr(out, "to_tuple"):
-        return out.to_tuple()
     return tuple(out) if isinstance(out, (tuple, list)) else (out,)
 
 
@@ -75,6 +73,6 @@ def freeze(model) -> Callable | None:
         return None
 
     def run(input_ids, attention_mask, token_type_ids) -> tuple:
-        return tuple(t for t in _outputs(traced(input_ids, attention_mask, token_type_ids)))
+        return _outputs(traced(input_ids, attention_mask, token_type_ids))
 
     return run

@@ -106,17 +106,15 @@ def test_export_ships_a_checkpoint_with_its_record_and_sets_old_metrics_aside(tm
     # a gate that measured other weights refuses the install and leaves the folder exactly as it was
     before = {f.name: f.read_bytes() for f in out.iterdir()}
     gate = tmp_path / "reader_compare.json"
-    measured = {"EM": 70.0, "F1": 80.0, "questions": 900}
-    gate.write_text(
-        json.dumps(
-            {
-                "every": 6,
-                "shipped": measured | {"F1": 79.0, "sha256": "1" * 64},
-                "candidate": measured | {"sha256": "2" * 64},
-            }
-        )
-    )
-    run = export("--gate", str(gate))
+
+    def compared(candidate_sha: str) -> str:
+        """A comparison in which weights ``candidate_sha`` beat another reader (F1 80.0 vs 79.0)."""
+        measured = {"EM": 70.0, "F1": 80.0, "questions": 900}
+        shipped = measured | {"F1": 79.0, "sha256": "1" * 64}
+        gate.write_text(json.dumps({"every": 6, "shipped": shipped, "candidate": measured | {"sha256": candidate_sha}}))
+        return str(gate)
+
+    run = export("--gate", compared("2" * 64))
     assert run.returncode != 0 and "export refused" in run.stderr
     assert {f.name: f.read_bytes() for f in out.iterdir()} == before
 
@@ -138,17 +136,7 @@ def test_export_ships_a_checkpoint_with_its_record_and_sets_old_metrics_aside(tm
     assert a is not None and b is not None and (a.start, a.end) == (b.start, b.end)
 
     # the same weights, compared and found better, are installed with the comparison as their first metric
-    sha = meta["sha256"]
-    gate.write_text(
-        json.dumps(
-            {
-                "every": 6,
-                "shipped": measured | {"F1": 79.0, "sha256": "1" * 64},
-                "candidate": measured | {"sha256": sha},
-            }
-        )
-    )
-    run = export("--gate", str(gate))
+    run = export("--gate", compared(meta["sha256"]))
     assert run.returncode == 0, run.stderr
     rec = json.loads((out / META).read_text())["metrics"]["squad_v1.1_dev_half_a_gold_paragraph_every6"]
     assert (rec["F1"], rec["questions"], rec["previous_reader_" + "1" * 12]["F1"]) == (80.0, 900, 79.0)
