@@ -95,7 +95,8 @@ def cmd_runtimes(args) -> None:
             "fp32": base,
             "questions": len(qs),
             "measured_with_reader": meta.get("sha256", "")[:12],
-            "measured": f"python bench/reader_speed.py runtimes --runtimes {' '.join(args.runtimes)} --write",
+            "measured": f"python bench/reader_speed.py runtimes --runtimes {' '.join(args.runtimes)} "
+            f"--limit {args.limit} --write --name {args.name}",
         }
         (MODEL_DIR / META).write_text(json.dumps(meta, indent=2))
 
