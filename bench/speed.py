@@ -105,13 +105,12 @@ def run_size(n: int, repeats: int, n_questions: int, workers: list[int], exits: 
     res["latency"] = {}
     services = {}
     encoder = store.encoder
-    traced = getattr(encoder, "_traced", None)
     for name, settings in _configs(exits).items():
         qa = QA(store, settings)
         services[name] = qa
-        encoder._traced = None if name in EAGER else traced
+        encoder.use_frozen = name not in EAGER
         res["latency"][name] = _latency(qa, questions, repeats)
-        encoder._traced = traced
+        encoder.use_frozen = True
         print(name, json.dumps(res["latency"][name]["total"]), file=sys.stderr, flush=True)
     res["reader"] = {
         "runtime": services["product"].span_reader.runtime,

@@ -71,6 +71,8 @@ class Encoder:
         self.fingerprint = model_fingerprint(kind)
         self.dim = 384
         self._lock = threading.Lock()
+        self._traced = None
+        self.use_frozen = True  # run the frozen graph when there is one; False runs eager PyTorch (benchmarks)
         if kind == "torch":
             from sentence_transformers import SentenceTransformer
 
@@ -135,7 +137,7 @@ class Encoder:
 
         args = [torch.from_numpy(feeds[k]) for k in ("input_ids", "attention_mask", "token_type_ids")]
         with torch.inference_mode():
-            if self._traced is not None:
+            if self._traced is not None and self.use_frozen:
                 return self._traced(*args)[0].numpy()
             return self.model[0].auto_model(*args)[0].numpy()
 

@@ -45,6 +45,12 @@ def test_torch_encoder_runs_a_frozen_graph_with_the_same_vectors_as_sentence_tra
     assert (ours * st).sum(axis=1).min() >= 0.99999
     one = np.stack([torch_encoder.encode([t])[0] for t in texts])  # no padding at all
     np.testing.assert_allclose(one, ours, atol=1e-5)
+    torch_encoder.use_frozen = False  # the public switch benchmarks use: eager PyTorch, same vectors
+    try:
+        eager = torch_encoder.encode(texts, batch_size=3)
+    finally:
+        torch_encoder.use_frozen = True
+    assert (eager * ours).sum(axis=1).min() >= 0.99999
 
 
 def test_tracing_that_disagrees_with_eager_falls_back_to_eager():
