@@ -4,11 +4,13 @@
     python bench/speed.py --sizes 10000 100000     # one process per size
     python bench/speed.py --workers 1 2 4          # throughput of the process pool (``docqa serve --workers N``)
     python bench/speed.py --exits 2:0.3 --latency-only   # also: read the top 2 first, stop at confidence 0.3
+    python bench/speed.py --latency-only --only "product, eager PyTorch" --repeats 8   # frozen vs eager only
 
 Corpus (``common.scale_corpus``): real SQuAD v1.1 train paragraphs with real vectors up to 10k passages,
 synthetic passages above (real sentences shuffled, vectors = real vectors + noise); one real train question per
-real paragraph is asked. Every configuration runs in the same process on the same questions (median and p95 of
-3 passes, after a warm-up), so the ratios compare like with like:
+real paragraph is asked. Every configuration runs in the same process on the same questions, interleaved (each of
+3 passes asks every configuration in turn, after a warm-up; median and p95 over the passes, and each pass's
+median), so the ratios compare like with like:
 
 - ``before``: the answer policy as the speed issue was filed (span reader over 3 passages, then the whole-sentence
   fallback that embeds the sentences of the top passages at query time);
@@ -63,20 +65,58 @@ def _configs(exits: list[str]) -> dict[str, QASettings]:
     return configs
 
 
-def _latency(qa: QA, questions: list[str], repeats: int) -> dict:
-    for q in questions[:5]:
-        qa.answer(q)
-    stages: dict[str, list[float]] = {}
-    found = 0
+def _latency(services: dict[str, QA], encoder, questions: list[str], repeats: int) -> dict:
+    """Latency by stage of every configuration, interleaved: each pass asks all questions of every configuration in
+    turn, so that a slow spell of the shared machine hits all of them alike; also each pass's p50."""
+    stages: dict[str, dict[str, list[float]]] = {name: {} for name in services}
+    found = dict.fromkeys(services, 0)
+    pass_p50: dict[str, list[float]] = {name: [] for name in services}
+    for name, qa in services.items():  # warm-up
+        encoder.use_frozen = name not in EAGER
+        for q in questions[:5]:
+            qa.answer(q)
     for _ in range(repeats):
-        for q in questions:
-            a = qa.answer(q)
-            found += a.found
-            for k, v in a.timings_ms.items():
-                stages.setdefault(k, []).append(v)
-    out = {k: {"p50": statistics.median(v), "p95": float(np.percentile(v, 95))} for k, v in stages.items()}
-    out["answered"] = found / (repeats * len(questions))
+        for name, qa in services.items():
+            encoder.use_frozen = name not in EAGER
+            totals = []
+            for q in questions:
+                a = qa.answer(q)
+                found[name] += a.found
+                totals.append(a.timings_ms["total"])
+                for k, v in a.timings_ms.items():
+                    stages[name].setdefault(k, []).append(v)
+            pass_p50[name].append(statistics.median(totals))
+    encoder.use_frozen = True
+    out = {}
+    for name in services:
+        lat: dict = {
+            k: {"p50": statistics.median(v), "p95": float(np.percentile(v, 95))} for k, v in stages[name].items()
+        }
+        lat["answered"] = found[name] / (repeats * len(questions))
+        lat["pass_p50"] = pass_p50[name]
+        out[name] = lat
+        print(name, json.dumps(lat["total"]), file=sys.stderr, flush=True)
     return out
+
+
+def _startup(repeats: int = 3) -> dict:
+    """Seconds to load the reader in eager PyTorch vs frozen TorchScript (tracing, freezing and the check against
+    eager), and to freeze the question encoder: the start-up cost of the frozen runtime, per process."""
+    from index.torchscript import freeze
+    from qa.readers.span import SpanReader
+
+    times: dict[str, list[float]] = {"reader, eager (fp32)": [], "reader, torchscript": [], "freeze encoder": []}
+    for _ in range(repeats):
+        for runtime in ("fp32", "torchscript"):
+            t = time.perf_counter()
+            SpanReader(settings=SpanReaderSettings(runtime=runtime))
+            times[f"reader, {'eager (fp32)' if runtime == 'fp32' else runtime}"].append(time.perf_counter() - t)
+        from index.encoder import get_encoder
+
+        t = time.perf_counter()
+        freeze(get_encoder("torch").model[0].auto_model)
+        times["freeze encoder"].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def _throughput(answer, questions: list[str], n: int = 200, clients: int = 8) -> float:
@@ -98,25 +138,27 @@ def store_for(n: int) -> tuple[FaissStore, list[str]]:
     return store, questions
 
 
-def run_size(n: int, repeats: int, n_questions: int, workers: list[int], exits: list[str], latency_only: bool) -> dict:
+def run_size(
+    n: int,
+    repeats: int,
+    n_questions: int,
+    workers: list[int],
+    exits: list[str],
+    latency_only: bool,
+    only: list[str] | None = None,
+) -> dict:
     store, questions = store_for(n)
     questions = questions[:n_questions]
     res: dict = {"passages": len(store.view())}
-    res["latency"] = {}
-    services = {}
-    encoder = store.encoder
-    for name, settings in _configs(exits).items():
-        qa = QA(store, settings)
-        services[name] = qa
-        encoder.use_frozen = name not in EAGER
-        res["latency"][name] = _latency(qa, questions, repeats)
-        encoder.use_frozen = True
-        print(name, json.dumps(res["latency"][name]["total"]), file=sys.stderr, flush=True)
+    configs = {k: v for k, v in _configs(exits).items() if not only or k in ("before", "product", *only)}
+    services = {name: QA(store, settings) for name, settings in configs.items()}
+    res["latency"] = _latency(services, store.encoder, questions, repeats)
     res["reader"] = {
         "runtime": services["product"].span_reader.runtime,
         "passages": services["product"].span_reader.passages,
     }
     res["throughput"] = {}
+    res["startup_s"] = _startup()
     if latency_only:
         res["peak_rss_mb"] = peak_rss_mb()
         return res
@@ -151,11 +193,14 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="*", default=[1, 2, 4])
     ap.add_argument("--exits", nargs="*", default=[], help="FIRST:LEVEL early-exit variants to time as well")
     ap.add_argument("--latency-only", action="store_true", help="skip the answers-per-second runs")
+    ap.add_argument("--only", nargs="*", default=[], help="time only these configurations (and before, product)")
     ap.add_argument("--name", default="speed", help="results file: bench/results/NAME.md and .json")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        res = run_size(args.sizes[0], args.repeats, args.questions, args.workers, args.exits, args.latency_only)
+        res = run_size(
+            args.sizes[0], args.repeats, args.questions, args.workers, args.exits, args.latency_only, args.only
+        )
         print("RESULT " + json.dumps(res))
         return
     results = []
@@ -163,6 +208,7 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--child", "--sizes", str(n), "--repeats", str(args.repeats)]
         cmd += ["--questions", str(args.questions), "--workers", *map(str, args.workers), "--exits", *args.exits]
         cmd += ["--latency-only"] if args.latency_only else []
+        cmd += ["--only", *args.only] if args.only else []
         out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
         line = next((ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")), None)
         if line is None:
@@ -180,9 +226,10 @@ def main() -> None:
                     *(f"{lat[s]['p50']:.1f} / {lat[s]['p95']:.1f}" if s in lat else "-" for s in STAGES),
                     f"{base['p50'] / lat['total']['p50']:.2f}x",
                     f"{lat['answered']:.0%}",
+                    " ".join(f"{x:.1f}" for x in lat.get("pass_p50", [])) or "-",
                 ]
             )
-    md.append(md_table(["passages", "policy", *STAGES, "p50 speed-up vs before", "answered"], rows))
+    md.append(md_table(["passages", "policy", *STAGES, "p50 speed-up vs before", "answered", "p50 of each pass"], rows))
     md += ["", "### Answers per second (200 questions from 8 client threads), 2 CPU cores", ""]
     md.append(
         md_table(
@@ -191,6 +238,13 @@ def main() -> None:
         )
     )
     md += ["", "Reader: " + ", ".join(f"{r['passages']}: {r['reader']}" for r in results)]
+    md += [
+        "",
+        "Start-up, s (median of 3): "
+        + "; ".join(
+            f"{r['passages']}: " + ", ".join(f"{k} {v:.2f}" for k, v in r.get("startup_s", {}).items()) for r in results
+        ),
+    ]
     md += ["", "Peak RSS MB: " + ", ".join(f"{r['passages']}: {r['peak_rss_mb']:.0f}" for r in results)]
     save(args.name, "\n".join(md), {"results": results})
 
