@@ -9,7 +9,7 @@
 Corpus (``common.scale_corpus``): real SQuAD v1.1 train paragraphs with real vectors up to 10k passages,
 synthetic passages above (real sentences shuffled, vectors = real vectors + noise); one real train question per
 real paragraph is asked. Every configuration runs in the same process on the same questions, interleaved (each of
-3 passes asks every configuration in turn, after a warm-up; median and p95 over the passes, and each pass's
+3 passes asks every configuration in turn, after a warm-up; median and p95 of all answers, and each pass's
 median), so the ratios compare like with like:
 
 - ``before``: the answer policy as the speed issue was filed (span reader over 3 passages, then the whole-sentence
@@ -102,17 +102,17 @@ def _latency(services: dict[str, QA], encoder, questions: list[str], repeats: in
 def _startup(repeats: int = 3) -> dict:
     """Seconds to load the reader in eager PyTorch vs frozen TorchScript (tracing, freezing and the check against
     eager), and to freeze the question encoder: the start-up cost of the frozen runtime, per process."""
+    from index.encoder import get_encoder
     from index.torchscript import freeze
     from qa.readers.span import SpanReader
 
-    times: dict[str, list[float]] = {"reader, eager (fp32)": [], "reader, torchscript": [], "freeze encoder": []}
+    labels = {"fp32": "load reader, eager", "torchscript": "load reader, torchscript"}
+    times: dict[str, list[float]] = {label: [] for label in [*labels.values(), "freeze encoder"]}
     for _ in range(repeats):
-        for runtime in ("fp32", "torchscript"):
+        for runtime, label in labels.items():
             t = time.perf_counter()
             SpanReader(settings=SpanReaderSettings(runtime=runtime))
-            times[f"reader, {'eager (fp32)' if runtime == 'fp32' else runtime}"].append(time.perf_counter() - t)
-        from index.encoder import get_encoder
-
+            times[label].append(time.perf_counter() - t)
         t = time.perf_counter()
         freeze(get_encoder("torch").model[0].auto_model)
         times["freeze encoder"].append(time.perf_counter() - t)
@@ -197,6 +197,9 @@ def main() -> None:
     ap.add_argument("--name", default="speed", help="results file: bench/results/NAME.md and .json")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    unknown = set(args.only) - set(_configs(args.exits))
+    if unknown:
+        ap.error(f"--only: unknown configuration(s) {sorted(unknown)}; choose from {sorted(_configs(args.exits))}")
     if args.child:
         res = run_size(
             args.sizes[0], args.repeats, args.questions, args.workers, args.exits, args.latency_only, args.only
