@@ -154,3 +154,34 @@ def test_gate_refuses_a_candidate_that_is_not_better():
         gate_metric({"every": 6, "candidate": cand, "shipped": cand | {"sha256": "b" * 64}}, sha)
     name, rec = gate_metric({"every": 3, "candidate": cand | {"F1": 79.4}, "shipped": shipped}, sha)
     assert name == "squad_v1.1_dev_half_a_gold_paragraph_every3" and rec["previous_reader_" + "b" * 12]["EM"] == 68.8
+
+
+def test_average_checkpoints_averages_floats_keeps_the_record_and_names_ingredients(tmp_path):
+    """train/average_checkpoints.py: the soup is the weighted mean, recorded with the most-trained lineage."""
+    import subprocess
+    import sys
+
+    import torch
+
+    a = {"w": torch.tensor([1.0, 3.0]), "ids": torch.tensor([0, 1])}
+    b = {"w": torch.tensor([3.0, 5.0]), "ids": torch.tensor([0, 1])}
+    paths = []
+    for name, state, epochs in (("r1", a, 1.5), ("r2", b, 2.0)):
+        (tmp_path / name).mkdir()
+        p = tmp_path / name / "weights-ema.pt"
+        torch.save(state, p)
+        p.with_suffix(".json").write_text(json.dumps({"cumulative": {"epochs": epochs, "steps": int(epochs * 1000)}}))
+        paths.append(str(p))
+    out = tmp_path / "soup" / "weights-ema-soup.pt"
+    script = ROOT / "train" / "average_checkpoints.py"
+    run = subprocess.run([sys.executable, str(script), *paths, "--weights", "1", "3", "--out", str(out)], text=True)
+    assert run.returncode == 0
+    soup = torch.load(out, weights_only=True)
+    assert torch.allclose(soup["w"], torch.tensor([2.5, 4.5])) and torch.equal(soup["ids"], a["ids"])
+    info = json.loads(out.with_suffix(".json").read_text())
+    assert info["cumulative"]["epochs"] == 2.0 and info["soup"]["weights"] == [0.25, 0.75]
+    assert "r1/weights-ema.pt (1.500 epochs)" in info["soup"]["description"]
+    bad = {"other": torch.tensor([1.0])}
+    torch.save(bad, tmp_path / "bad.pt")
+    run = subprocess.run([sys.executable, str(script), paths[0], str(tmp_path / "bad.pt"), "--out", str(out)])
+    assert run.returncode != 0  # different parameters: refused, not averaged

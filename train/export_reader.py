@@ -72,7 +72,8 @@ def training_record(info: dict, checkpoint: Path) -> dict:
         "examples_seen": int(total.get("examples_seen", 0)),
         "epochs": float(total.get("epochs", 0.0)),
         "elapsed_s": float(total.get("elapsed_s", 0.0)),
-        "weights": "EMA of the training weights" if "ema" in checkpoint.stem else "training weights",
+        "weights": (info.get("soup") or {}).get("description")
+        or ("EMA of the training weights" if "ema" in checkpoint.stem else "training weights"),
         **info,
     }
 
