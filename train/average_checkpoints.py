@@ -14,7 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from train.export_reader import totals  # noqa: E402
 
 
 def average(states: list[dict], weights: list[float]) -> dict:
@@ -38,7 +43,7 @@ def average(states: list[dict], weights: list[float]) -> dict:
 
 def record(infos: list[dict], paths: list[Path], weights: list[float]) -> dict:
     """The training record of the average: the most-trained ingredient's cumulative totals, plus the recipe."""
-    epochs = [float((i.get("cumulative") or i.get("this_run") or {}).get("epochs", 0.0)) for i in infos]
+    epochs = [float(totals(i).get("epochs", 0.0)) for i in infos]
     top = max(range(len(infos)), key=lambda j: epochs[j])
     names = [f"{p.parent.name}/{p.name} ({e:.3f} epochs)" for p, e in zip(paths, epochs, strict=True)]
     return {

@@ -62,9 +62,14 @@ def gate_metric(compare: dict, new_sha: str) -> tuple[str, dict]:
     }
 
 
+def totals(info: dict) -> dict:
+    """A checkpoint record's training totals: cumulative over all runs when recorded, else this run's."""
+    return info.get("cumulative") or info.get("this_run") or {}
+
+
 def training_record(info: dict, checkpoint: Path) -> dict:
     """The ``training`` block of reader.json: what it was trained on and the cumulative totals, then the details."""
-    total = info.get("cumulative") or info.get("this_run") or {}
+    total = totals(info)
     return {
         "train_file": DEFAULT_TRAIN.name,
         "base_model": BASE_MODEL,
