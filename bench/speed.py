@@ -5,6 +5,7 @@
     python bench/speed.py --workers 1 2 4          # throughput of the process pool (``docqa serve --workers N``)
     python bench/speed.py --exits 2:0.3 --latency-only   # also: read the top 2 first, stop at confidence 0.3
     python bench/speed.py --latency-only --only "product, eager PyTorch" --repeats 8   # frozen vs eager only
+    python bench/speed.py --latency-only --only "product, ONNX int8 reader" --repeats 8   # ONNX int8 vs TorchScript
 
 Corpus (``common.scale_corpus``): real SQuAD v1.1 train paragraphs with real vectors up to 10k passages,
 synthetic passages above (real sentences shuffled, vectors = real vectors + noise); one real train question per
@@ -16,7 +17,9 @@ median), so the ratios compare like with like:
   fallback that embeds the sentences of the top passages at query time);
 - ``product``: today's defaults (``QASettings()``, the reader runtime and passages shipped in ``reader.json``);
 - ``product, eager PyTorch``: the same with the question encoder and the reader in eager PyTorch instead of
-  frozen TorchScript graphs (``index/torchscript.py``); ``before`` runs eager too, as it did when filed.
+  the shipped runtimes; ``before`` runs eager too, as it did when filed;
+- ``product, ONNX int8 reader``: the reader as a fused ONNX Runtime graph with int8 matrix products
+  (``qa/readers/onnx_runtime.py``) instead of the shipped frozen TorchScript graph (``index/torchscript.py``).
 
 Throughput: 200 questions submitted at once from 8 client threads, to one in-process service and to an
 ``AnswerPool`` of N worker processes sharing the same read-only index folder.
@@ -56,6 +59,7 @@ def _configs(exits: list[str]) -> dict[str, QASettings]:
         ),
         "product, reading all 5 passages at once": QASettings(span=SpanReaderSettings(early_exit=1.0)),
         "product, eager PyTorch": QASettings(span=SpanReaderSettings(runtime="fp32")),
+        "product, ONNX int8 reader": QASettings(span=SpanReaderSettings(runtime="onnx-int8")),
         "product": QASettings(),
     }
     for spec in exits:  # "FIRST:LEVEL": read the top FIRST passages first, stop at confidence LEVEL
@@ -100,14 +104,34 @@ def _latency(services: dict[str, QA], encoder, questions: list[str], repeats: in
 
 
 def _startup(repeats: int = 3) -> dict:
-    """Seconds to load the reader in eager PyTorch vs frozen TorchScript (tracing, freezing and the check against
-    eager), and to freeze the question encoder: the start-up cost of the frozen runtime, per process."""
+    """Seconds to load the reader in eager PyTorch, frozen TorchScript (tracing, freezing and the check against
+    eager) and ONNX int8 (graph cached), to export the int8 graph on first use (once per reader file), and to freeze
+    the question encoder: the start-up cost of each runtime, per process."""
+    import os
+    import tempfile
+
     from index.encoder import get_encoder
     from index.torchscript import freeze
     from qa.readers.span import SpanReader
 
-    labels = {"fp32": "load reader, eager", "torchscript": "load reader, torchscript"}
+    labels = {
+        "fp32": "load reader, eager",
+        "torchscript": "load reader, torchscript",
+        "onnx-int8": "load reader, onnx-int8 (graph cached)",
+    }
     times: dict[str, list[float]] = {label: [] for label in [*labels.values(), "freeze encoder"]}
+    with tempfile.TemporaryDirectory() as tmp:  # an empty cache: export, fuse and quantize the graph, then load
+        before = os.environ.get("XDG_CACHE_HOME")
+        os.environ["XDG_CACHE_HOME"] = tmp
+        try:
+            t = time.perf_counter()
+            SpanReader(settings=SpanReaderSettings(runtime="onnx-int8"))
+            times["first use of onnx-int8: export, fuse, quantize, load"] = [time.perf_counter() - t]
+        finally:
+            if before is None:
+                del os.environ["XDG_CACHE_HOME"]
+            else:
+                os.environ["XDG_CACHE_HOME"] = before
     for _ in range(repeats):
         for runtime, label in labels.items():
             t = time.perf_counter()

@@ -8,6 +8,7 @@ fresh install needs no download. ``train/train_reader.py`` trains it, ``train/ex
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections.abc import Sequence
@@ -30,6 +31,8 @@ from qa.types import Hit
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "reader"
 WEIGHTS = "reader-int8.safetensors"
 META = "reader.json"
+
+log = logging.getLogger(__name__)
 
 Runtime = Literal["fp32", "torchscript", "bf16", "dynamic-int8", "onnx-fp32", "onnx-int8"]
 
@@ -158,9 +161,16 @@ class SpanReader:
         elif self.runtime == "dynamic-int8":  # int8 matmuls on CPU (measured: faster, less accurate; see README)
             self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         elif self.runtime.startswith("onnx"):
-            from qa.readers.onnx_runtime import OnnxQA, export
+            from qa.readers.onnx_runtime import load
 
-            self._onnx = OnnxQA(export(self.model, self.meta["sha256"], self.runtime))
+            try:
+                self._onnx = load(self.model, self.meta["sha256"], self.runtime, torch.get_num_threads())
+            except Exception as exc:  # no usable graph (export, fusion or session failed): run fp32 TorchScript
+                log.warning("reader runtime %s unavailable (%s); using torchscript", self.runtime, exc)
+                from index.torchscript import freeze
+
+                self.runtime = "torchscript"
+                self._traced = freeze(self.model)
         self.torch = torch
         self.passages = int(self.settings.passages or self.meta.get("passages", 3))
         self.threshold = (
