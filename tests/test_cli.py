@@ -102,3 +102,27 @@ def test_serve_uses_the_ingestion_limit_flags(tmp_path, monkeypatch):
     monkeypatch.setattr(ui.server, "launch", lambda service, **kw: served.update(service=service, **kw))
     assert main(["serve", "--corpus", str(SEEDS), "--index", str(tmp_path / "ix"), "--max-chars", "12345"]) == 0
     assert served["service"].limits.max_chars == 12345 and served["port"] == 7860
+
+
+def test_serve_and_ask_take_the_reader_runtime(tmp_path, monkeypatch, capsys):
+    """`--reader-runtime onnx-int8` runs that reader (not only accepted); an unknown runtime is refused."""
+    import pytest
+
+    import ui.server
+    from ui.cli import main
+
+    served = {}
+    monkeypatch.setattr(ui.server, "launch", lambda service, **kw: served.update(service=service, **kw))
+    ix = str(tmp_path / "ix")
+    assert main(["serve", "--corpus", str(SEEDS), "--index", ix, "--reader-runtime", "onnx-int8"]) == 0
+    reader = served["service"].span_reader
+    assert reader.runtime == "onnx-int8" and reader._onnx is not None
+    assert served["service"].settings.span.runtime == "onnx-int8"  # what --workers N processes are started with
+    question = "Where will the drill be held?"
+    assert (
+        main(["ask", "--corpus", str(SEEDS), "--index", ix, "--reader-runtime", "onnx-int8", "--json", question]) == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert out["found"] and out["answer"] and out["citations"]
+    with pytest.raises(SystemExit):
+        main(["ask", "--corpus", str(SEEDS), "--index", ix, "--reader-runtime", "fp16", question])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from qa.cli import build_parser, corpus_options, limit_options, run, service_from_args
+from qa.cli import build_parser, corpus_options, limit_options, reader_options, run, service_from_args
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -20,6 +20,7 @@ def add_serve(sub) -> None:
     p = sub.add_parser("serve", help="start the chat (Gradio) and the REST API")
     corpus_options(p)
     limit_options(p)  # uploads and folder updates are read with these limits
+    reader_options(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--workers", type=int, default=1, help="processes answering questions (one shared index)")
