@@ -32,8 +32,8 @@ from qa.settings import QASettings
 RUNTIMES = ["fp32", "torchscript", "bf16", "dynamic-int8", "onnx-fp32", "onnx-int8"]
 
 
-def _sample(limit: int):
-    docs, qs = squad11a()
+def _sample(limit: int, data=None):
+    docs, qs = data or squad11a()
     qs = qs[:: max(1, len(qs) // limit)][:limit]
     _, view = cached_index("squad11a", docs)
     enc = get_encoder()
@@ -66,8 +66,9 @@ def read_latency(reader: SpanReader, qs, hits, passages: int, repeats: int = 3) 
 
 
 def cmd_runtimes(args) -> None:
-    qs, _, _, hits = _sample(args.limit)
-    _, every = squad11a()
+    data = squad11a()
+    qs, _, _, hits = _sample(args.limit, data)
+    every = data[1]
     f1_qs = every[: args.f1_limit] if args.f1_limit else every
     rows, res = [], {}
     for rt in args.runtimes:

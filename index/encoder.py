@@ -176,24 +176,31 @@ def _export_fp32() -> Path:
         def forward(self, input_ids, attention_mask, token_type_ids):
             return self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
 
-    ids = torch.ones(2, 16, dtype=torch.long)
     tmp = out.with_suffix(f".{os.getpid()}.tmp")
+    export_onnx(Hidden(model), tmp, ["last_hidden_state"], seq=16)
+    os.replace(tmp, out)
+    return out
+
+
+def export_onnx(module, path: Path, outputs: list[str], seq: int) -> None:
+    """Export a BERT-style ``module`` (called with input_ids, attention_mask, token_type_ids) to ONNX at ``path``,
+    with dynamic batch and sequence axes; traced on a 2 x ``seq`` example."""
+    import torch
+
+    ids = torch.ones(2, seq, dtype=torch.long)
     with torch.inference_mode():
         torch.onnx.export(
-            Hidden(model),
+            module,
             (ids, torch.ones_like(ids), torch.zeros_like(ids)),
-            str(tmp),
+            str(path),
             input_names=["input_ids", "attention_mask", "token_type_ids"],
-            output_names=["last_hidden_state"],
+            output_names=outputs,
             dynamic_axes={
-                n: {0: "batch", 1: "seq"}
-                for n in ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")
+                n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids", *outputs)
             },
             opset_version=17,
             dynamo=False,
         )
-    os.replace(tmp, out)
-    return out
 
 
 @lru_cache(maxsize=4)

@@ -32,30 +32,22 @@ def cache_dir() -> Path:
     return Path(base) / "docqa" / "reader-onnx"
 
 
+def graph_path(sha256: str, kind: str) -> Path:
+    """The cached graph of the reader weights ``sha256`` in ``kind`` ("onnx-fp32" or "onnx-int8")."""
+    return cache_dir() / f"{sha256[:16]}-{kind}-fused.onnx"
+
+
 def _export_fused(model, out: Path) -> None:
     """Export ``model`` (a BertForQuestionAnswering) with eager attention and fuse it for the CPU into ``out``."""
-    import torch
     from onnxruntime.transformers import optimizer
+
+    from index.encoder import export_onnx
 
     eager = copy.deepcopy(model).eval()
     eager.set_attn_implementation("eager")  # the optimizer recognises eager attention, not SDPA
     raw = out.with_suffix(f".{os.getpid()}.raw.onnx")
-    ids = torch.ones(2, 64, dtype=torch.long)
     try:
-        with torch.inference_mode():
-            torch.onnx.export(
-                eager,
-                (ids, torch.ones_like(ids), torch.zeros_like(ids)),
-                str(raw),
-                input_names=["input_ids", "attention_mask", "token_type_ids"],
-                output_names=["start_logits", "end_logits"],
-                dynamic_axes={
-                    n: {0: "batch", 1: "seq"}
-                    for n in ("input_ids", "attention_mask", "token_type_ids", "start_logits", "end_logits")
-                },
-                opset_version=17,
-                dynamo=False,
-            )
+        export_onnx(eager, raw, ["start_logits", "end_logits"], seq=64)
         cfg = model.config
         fused = optimizer.optimize_model(
             str(raw), model_type="bert", num_heads=cfg.num_attention_heads, hidden_size=cfg.hidden_size
@@ -74,12 +66,12 @@ def _export_fused(model, out: Path) -> None:
 
 def export(model, sha256: str, kind: str) -> Path:
     """The ONNX file of ``model`` ("onnx-fp32" or "onnx-int8"), exported, fused (and quantized) once and cached."""
-    out = cache_dir() / f"{sha256[:16]}-{kind}-fused.onnx"
+    out = graph_path(sha256, kind)
     with _lock:
         if out.exists():
             return out
         out.parent.mkdir(parents=True, exist_ok=True)
-        fp32 = cache_dir() / f"{sha256[:16]}-onnx-fp32-fused.onnx"
+        fp32 = graph_path(sha256, "onnx-fp32")
         if not fp32.exists():
             log.info("exporting the reader to ONNX (once): %s", fp32)
             _export_fused(model, fp32)
@@ -109,8 +101,7 @@ def load(model, sha256: str, kind: str, threads: int = 0) -> OnnxQA:
         log.warning("cached ONNX reader %s cannot be loaded (%s); exporting it again", path, exc)
         with _lock:
             path.unlink(missing_ok=True)
-            if kind != "onnx-fp32":
-                (cache_dir() / f"{sha256[:16]}-onnx-fp32-fused.onnx").unlink(missing_ok=True)
+            graph_path(sha256, "onnx-fp32").unlink(missing_ok=True)  # int8 is quantized from it: rebuild both
         return OnnxQA(export(model, sha256, kind), threads)
 
 

@@ -154,23 +154,20 @@ class SpanReader:
         self.runtime: Runtime = self.settings.runtime or self.meta.get("runtime", "fp32")
         self._onnx = None
         self._traced = None
-        if self.runtime == "torchscript":  # fp32, frozen graph: same logits, less overhead (index/torchscript.py)
-            from index.torchscript import freeze
-
-            self._traced = freeze(self.model)
-        elif self.runtime == "dynamic-int8":  # int8 matmuls on CPU (measured: faster, less accurate; see README)
-            self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
-        elif self.runtime.startswith("onnx"):
+        if self.runtime.startswith("onnx"):
             from qa.readers.onnx_runtime import load
 
             try:
                 self._onnx = load(self.model, self.meta["sha256"], self.runtime, torch.get_num_threads())
             except Exception as exc:  # no usable graph (export, fusion or session failed): run fp32 TorchScript
                 log.warning("reader runtime %s unavailable (%s); using torchscript", self.runtime, exc)
-                from index.torchscript import freeze
-
                 self.runtime = "torchscript"
-                self._traced = freeze(self.model)
+        if self.runtime == "torchscript":  # fp32, frozen graph: same logits, less overhead (index/torchscript.py)
+            from index.torchscript import freeze
+
+            self._traced = freeze(self.model)
+        elif self.runtime == "dynamic-int8":  # int8 matmuls on CPU (measured: faster, less accurate; see README)
+            self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self.torch = torch
         self.passages = int(self.settings.passages or self.meta.get("passages", 3))
         self.threshold = (
