@@ -19,6 +19,7 @@ import numpy as np
 
 from index.encoder import EncoderKind
 from index.passages import PassageSettings
+from index.paths import cache_dir
 from index.types import BuildStats, Document, DocumentInfo, Passage
 
 DenseKind = Literal["flat", "hnsw", "auto"]
@@ -150,9 +151,7 @@ class IndexBackend(Protocol):
 
 def default_index_dir(corpus: str | Path) -> Path:
     """Where the index of ``corpus`` lives by default: outside the source tree, in the user cache."""
-    base = os.environ.get("DOCQA_INDEX_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "docqa", "indexes"
-    )
+    base = os.environ.get("DOCQA_INDEX_HOME") or cache_dir("indexes")
     resolved = Path(corpus).resolve()
     digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:10]
     return Path(base) / f"{resolved.name or 'root'}-{digest}"

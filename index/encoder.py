@@ -23,6 +23,8 @@ from typing import Literal, get_args
 
 import numpy as np
 
+from index.paths import cache_dir
+
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 EncoderKind = Literal["torch", "onnx-fp32", "onnx-int8"]
 MAX_TOKENS = 256
@@ -161,8 +163,7 @@ def _export_fp32() -> Path:
     import torch
     from transformers import AutoModel
 
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    out = Path(base) / "docqa" / "encoder-onnx" / f"{model_fingerprint('torch').rsplit('@', 1)[1]}-fp32.onnx"
+    out = cache_dir("encoder-onnx") / f"{model_fingerprint('torch').rsplit('@', 1)[1]}-fp32.onnx"
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)

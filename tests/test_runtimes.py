@@ -165,14 +165,16 @@ def test_early_exit_first_must_be_positive():
 def test_a_damaged_cached_onnx_graph_is_exported_again(tmp_path, monkeypatch):
     import shutil
 
-    from qa.readers.onnx_runtime import cache_dir
+    from qa.readers.onnx_runtime import graph_path
 
     real = SpanReader(settings=SpanReaderSettings(runtime="onnx-int8"))  # makes sure the real cache holds the graphs
-    fp32 = next(cache_dir().glob(f"{real.meta['sha256'][:16]}-onnx-fp32-fused.onnx"))
+    fp32 = graph_path(real.meta["sha256"], "onnx-fp32")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    cache_dir().mkdir(parents=True)
-    shutil.copy(fp32, cache_dir() / fp32.name)
-    damaged = cache_dir() / fp32.name.replace("onnx-fp32", "onnx-int8")
+    cached = graph_path(real.meta["sha256"], "onnx-fp32")
+    assert cached.is_relative_to(tmp_path)
+    cached.parent.mkdir(parents=True)
+    shutil.copy(fp32, cached)
+    damaged = graph_path(real.meta["sha256"], "onnx-int8")
     damaged.write_bytes(b"\x08\x07truncated")
     reader = SpanReader(settings=SpanReaderSettings(runtime="onnx-int8"))
     assert reader.runtime == "onnx-int8" and reader._onnx is not None

@@ -6,6 +6,7 @@ import pytest
 
 from index.backend import IndexSettings, top_k
 from index.ingest.pdf import clean_pdf_pages, running_lines
+from index.paths import cache_dir
 from index.types import Document, Passage, Span
 from qa.errors import QuestionError
 from qa.fusion import FusionSettings, fuse
@@ -248,3 +249,11 @@ def test_loss_plot_places_each_run_at_its_cumulative_start(tmp_path):
     assert runs[0][0] == [20, 40, 55] and runs[1][0] == [75, 95]  # a step logged twice is kept once
     runs = read_runs([parse_log_arg(first), parse_log_arg(second + "@57"), parse_log_arg(log("c.jsonl", [20]))])
     assert runs[1][0] == [77, 97] and runs[2][0] == [117]
+
+
+def test_cache_dir_follows_xdg_cache_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache_dir("reader-onnx") == tmp_path / "docqa" / "reader-onnx"
+    monkeypatch.setenv("XDG_CACHE_HOME", "")  # empty: the default, as the XDG spec says
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_dir("indexes") == tmp_path / "home" / ".cache" / "docqa" / "indexes"

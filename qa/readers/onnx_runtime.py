@@ -23,18 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
+from index.paths import cache_dir
+
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return Path(base) / "docqa" / "reader-onnx"
-
-
 def graph_path(sha256: str, kind: str) -> Path:
     """The cached graph of the reader weights ``sha256`` in ``kind`` ("onnx-fp32" or "onnx-int8")."""
-    return cache_dir() / f"{sha256[:16]}-{kind}-fused.onnx"
+    return cache_dir("reader-onnx") / f"{sha256[:16]}-{kind}-fused.onnx"
 
 
 def _export_fused(model, out: Path) -> None:
