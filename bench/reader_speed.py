@@ -18,6 +18,7 @@ import argparse
 import json
 import statistics
 import time
+from typing import get_args
 
 import numpy as np
 from common import best_over, cached_index, f1_score, md_table, save, squad11a
@@ -25,11 +26,11 @@ from common import best_over, cached_index, f1_score, md_table, save, squad11a
 from index.encoder import get_encoder
 from index.text import tokenize
 from qa.readers import Query
-from qa.readers.span import META, MODEL_DIR, SpanReader, SpanReaderSettings, clean_span
+from qa.readers.span import META, MODEL_DIR, Runtime, SpanReader, SpanReaderSettings, clean_span
 from qa.retrieve import Retriever
 from qa.settings import QASettings
 
-RUNTIMES = ["fp32", "torchscript", "bf16", "dynamic-int8", "onnx-fp32", "onnx-int8"]
+RUNTIMES = list(get_args(Runtime))  # every runtime the reader has, in its order
 
 
 def _sample(limit: int, data=None):
@@ -68,8 +69,8 @@ def read_latency(reader: SpanReader, qs, hits, passages: int, repeats: int = 3) 
 def cmd_runtimes(args) -> None:
     data = squad11a()
     qs, _, _, hits = _sample(args.limit, data)
-    every = data[1]
-    f1_qs = every[: args.f1_limit] if args.f1_limit else every
+    all_qs = data[1]
+    f1_qs = all_qs[: args.f1_limit] if args.f1_limit else all_qs
     rows, res = [], {}
     for rt in args.runtimes:
         reader = SpanReader(settings=SpanReaderSettings(runtime=rt))
