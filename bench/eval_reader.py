@@ -51,6 +51,33 @@ def _gold_eval(reader: SpanReader, qs) -> dict:
     }
 
 
+def _no_answer_eval(reader: SpanReader, qs) -> dict:
+    """How well the span-minus-null margin tells v2.0 questions their own paragraph answers from those it does not.
+
+    ``AUC``: chance that an answerable question gets a larger margin than an unanswerable one (ties count half);
+    ``F1``: v2.0 gold-paragraph F1 at the best single margin threshold (an abstention scores 1 on an unanswerable
+    question, 0 on an answerable one)."""
+    from scipy.stats import rankdata
+
+    margins, has, f1s = [], [], []
+    for q in qs:
+        p = reader.predict(q.question, [q.context])[0]
+        has.append(bool(q.answers))
+        if p is None:
+            margins.append(-1e9)
+            f1s.append(0.0)
+            continue
+        s, e = clean_span(q.context, p.start, p.end, 0, len(q.context))
+        margins.append(p.score - p.null_score)
+        f1s.append(best_over(f1_score, q.context[s:e], q.answers) if q.answers else 0.0)
+    m, a, f = np.array(margins), np.array(has), np.array(f1s)
+    ranks = rankdata(m)
+    n_pos, n_neg = int(a.sum()), int((~a).sum())
+    auc = (ranks[a].sum() - n_pos * (n_pos + 1) / 2) / max(1, n_pos * n_neg)
+    best_f1, best_t = max((float(np.mean(np.where(m > t, f, ~a))), float(t)) for t in np.unique(m))
+    return {"questions": len(qs), "AUC": float(auc), "F1": 100 * best_f1, "margin_threshold": best_t}
+
+
 def cmd_runtime(args) -> None:
     """fp32 vs dynamic int8 matmuls: F1 and latency on the same questions; the winner goes into reader.json."""
     _, qs = squad11a()
@@ -100,20 +127,29 @@ def cmd_gold(args) -> None:
 
 
 def cmd_compare(args) -> None:
-    """Gold-paragraph EM/F1 of a candidate reader folder vs the shipped reader, same questions, same run."""
+    """A candidate reader folder vs the shipped reader, same questions, same run: v1.1 gold-paragraph EM/F1 and
+    how well each tells v2.0 questions its paragraph answers from those it does not (``_no_answer_eval``)."""
     _, qs = squad11a()
     qs = qs[:: args.every]
+    _, qs2 = squad20a()
+    qs2 = qs2[:: args.every]
     settings = SpanReaderSettings(runtime="fp32")
     res = {}
     for name, folder in (("shipped", MODEL_DIR), ("candidate", args.candidate)):
         reader = SpanReader(folder, settings)
         res[name] = _gold_eval(reader, qs) | {
+            "v2": _no_answer_eval(reader, qs2),
             "training": reader.meta.get("training", {}),
             "sha256": reader.meta.get("sha256", ""),
         }
-    rows = [[name, r["EM"], r["F1"], r["p50_ms_per_paragraph"]] for name, r in res.items()]
-    md = f"### Candidate reader vs shipped: SQuAD v1.1 dev half a, gold paragraph, every {args.every}th question ({len(qs)})\n\n"
-    md += md_table(["reader", "EM", "F1", "p50 ms"], rows)
+    rows = [
+        [name, r["EM"], r["F1"], r["v2"]["AUC"], r["v2"]["F1"], r["p50_ms_per_paragraph"]] for name, r in res.items()
+    ]
+    md = (
+        f"### Candidate reader vs shipped: SQuAD dev half a, gold paragraph, every {args.every}th question "
+        f"(v1.1: {len(qs)}; v2.0: {len(qs2)}, the margin's no-answer AUC and F1 at its best threshold)\n\n"
+    )
+    md += md_table(["reader", "v1.1 EM", "v1.1 F1", "v2.0 AUC", "v2.0 F1", "p50 ms"], rows)
     res["every"] = args.every
     save("reader_compare", md, res)
     print("install the candidate only if it is better, recording this comparison with it:")

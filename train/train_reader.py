@@ -8,7 +8,10 @@ bare encoder (``--init base``).
 
 Negatives ("learn no answer"): each question is paired, with probability ``--neg-ratio`` per epoch, with the
 paragraph of its own article that our BM25 ranks highest among those that do not contain the answer; that
-paragraph is labelled no-answer (start = end = CLS), exactly the situation of the open setting.
+paragraph is labelled no-answer (start = end = CLS), exactly the situation of the open setting. With
+``--synth-ratio``, a share of questions also gets a synthetic unanswerable twin on its *own* paragraph (an entity
+swapped for one the paragraph lacks, or a negation; ``train/unanswerable.py``), SQuAD v2.0's kind of
+unanswerable question, built from v1.1 train alone.
 
 The learning rate follows a linear warm-up and a linear decay over ``--epochs`` (fractional epochs allowed),
 driven by data progress, so a resumed run follows the same schedule.
@@ -108,13 +111,43 @@ def cached_examples(cache: Path, train: Path = DEFAULT_TRAIN) -> tuple[list[Exam
     return positives, negatives
 
 
+def cached_synthetic(cache: Path, positives: list[Example], train: Path = DEFAULT_TRAIN) -> list[Example | None]:
+    """A synthetic unanswerable twin (or None) of each positive, on its own paragraph; cached in ``cache``."""
+    if cache.exists():
+        return [Example(*n) if n is not None else None for n in torch.load(cache, weights_only=False)]
+    from train.unanswerable import question_entities, synthesize
+
+    t = time.time()
+    article_of = [a for a, paras in enumerate(load_squad(train)) for p in paras for qa in p["qas"] if qa.get("answers")]
+    assert len(article_of) == len(positives), "training file changed since the examples cache was built"
+    questions = [p.question for p in positives]
+    made = synthesize(questions, [p.context for p in positives], article_of, question_entities(questions))
+    out = [Example(p.qid, m[1], p.context, -1, "") if m else None for p, m in zip(positives, made, strict=True)]
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp")
+    torch.save([astuple(n) if n is not None else None for n in out], tmp)
+    os.replace(tmp, cache)
+    kinds = {k: sum(m is not None and m[0] == k for m in made) for k in ("swap", "negation")}
+    print(f"synthetic unanswerable: {kinds} of {len(positives)} questions ({time.time() - t:.0f}s)")
+    return out
+
+
 def epoch_examples(
-    positives: list[Example], negatives: list[Example | None], epoch: int, ratio: float, seed: int
+    positives: list[Example],
+    negatives: list[Example | None],
+    epoch: int,
+    ratio: float,
+    seed: int,
+    synthetic: list[Example | None] | None = None,
+    synth_ratio: float = 0.0,
 ) -> list[Example]:
-    """The examples of one epoch in their (deterministic) order: every positive, a ``ratio`` share of negatives."""
+    """The examples of one epoch in their (deterministic) order: every positive, a ``ratio`` share of negatives
+    and a ``synth_ratio`` share of synthetic unanswerable twins."""
     rng = random.Random(seed * 1_000_003 + epoch)
     out: list[Example] = list(positives)
     out += [n for n in negatives if n is not None and rng.random() < ratio]
+    if synthetic and synth_ratio > 0:
+        out += [n for n in synthetic if n is not None and rng.random() < synth_ratio]
     rng.shuffle(out)
     return out
 
@@ -224,6 +257,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=float, default=1.5, help="epochs of this run (fractional allowed)")
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0 = no limit)")
     ap.add_argument("--neg-ratio", type=float, default=0.5, help="share of questions given a no-answer paragraph")
+    ap.add_argument("--synth-ratio", type=float, default=0.0, help="share given a synthetic unanswerable twin")
+    ap.add_argument("--synthetic", type=Path, default=DEFAULT_OUT.parent / "synthetic.pt", help="cache of twins")
     ap.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-4)
@@ -247,6 +282,7 @@ def main() -> None:
     ckpt_path = args.out / "checkpoint.pt"
 
     positives, negatives = cached_examples(args.examples, args.train)
+    synthetic = cached_synthetic(args.synthetic, positives, args.train) if args.synth_ratio > 0 else None
 
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     pos = {"epoch": 0, "chunk": 0, "batch": 0}
@@ -273,14 +309,17 @@ def main() -> None:
     signal.signal(signal.SIGINT, on_signal)
 
     chunk = args.batch_size * 16
-    n_chunks = int(-(-len(positives) * (1 + args.neg_ratio) // chunk))  # until the first epoch is drawn
+    # until the first epoch is drawn
+    n_chunks = int(-(-len(positives) * (1 + args.neg_ratio + args.synth_ratio) // chunk))
     epoch_cache: dict[int, list[Example]] = {}
     cur = {"n_batches": 1, "n_chunks": n_chunks}
 
     def examples_of(epoch: int) -> list[Example]:
         if epoch not in epoch_cache:
             epoch_cache.clear()
-            epoch_cache[epoch] = epoch_examples(positives, negatives, epoch, args.neg_ratio, args.seed)
+            epoch_cache[epoch] = epoch_examples(
+                positives, negatives, epoch, args.neg_ratio, args.seed, synthetic, args.synth_ratio
+            )
         return epoch_cache[epoch]
 
     def progress(p: dict, n_batches: int, n_ch: int) -> float:
@@ -323,6 +362,7 @@ def main() -> None:
                 "elapsed_s": counters["elapsed_s"],
                 "precision": args.precision,
                 "neg_ratio": args.neg_ratio,
+                "synth_ratio": args.synth_ratio,
                 "lr": args.lr,
                 "batch_size": args.batch_size,
                 "max_length": args.max_length,
