@@ -28,6 +28,14 @@ from qa.readers.span import META, MODEL_DIR, SpanReader, SpanReaderSettings, cle
 from qa.settings import QASettings
 
 
+def _span_text(q, p) -> str:
+    """The cleaned text of the reader's span ``p`` in ``q.context`` ("" when it found none)."""
+    if p is None:
+        return ""
+    s, e = clean_span(q.context, p.start, p.end, 0, len(q.context))
+    return q.context[s:e]
+
+
 def _gold_eval(reader: SpanReader, qs) -> dict:
     em = f1 = 0.0
     lat = []
@@ -35,10 +43,7 @@ def _gold_eval(reader: SpanReader, qs) -> dict:
         t = time.perf_counter()
         p = reader.predict(q.question, [q.context])[0]
         lat.append((time.perf_counter() - t) * 1000)
-        pred = ""
-        if p is not None:
-            s, e = clean_span(q.context, p.start, p.end, 0, len(q.context))
-            pred = q.context[s:e]
+        pred = _span_text(q, p)
         em += best_over(exact_match, pred, q.answers)
         f1 += best_over(f1_score, pred, q.answers)
     n = len(qs)
@@ -63,13 +68,8 @@ def _no_answer_eval(reader: SpanReader, qs) -> dict:
     for q in qs:
         p = reader.predict(q.question, [q.context])[0]
         has.append(bool(q.answers))
-        if p is None:
-            margins.append(-1e9)
-            f1s.append(0.0)
-            continue
-        s, e = clean_span(q.context, p.start, p.end, 0, len(q.context))
-        margins.append(p.score - p.null_score)
-        f1s.append(best_over(f1_score, q.context[s:e], q.answers) if q.answers else 0.0)
+        margins.append(-1e9 if p is None else p.score - p.null_score)
+        f1s.append(best_over(f1_score, _span_text(q, p), q.answers) if q.answers else 0.0)
     m, a, f = np.array(margins), np.array(has), np.array(f1s)
     ranks = rankdata(m)
     n_pos, n_neg = int(a.sum()), int((~a).sum())

