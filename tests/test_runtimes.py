@@ -96,10 +96,11 @@ def test_reader_runtimes_pick_the_same_spans(runtime):
         same += (best_a.start, best_a.end) == (best_b.start, best_b.end)
         if exact:
             assert abs(best_a.score - best_b.score) < 1e-2
-        scores.append(abs(best_a.score - best_b.score))
+        scores.append((abs(best_a.score - best_b.score), abs(best_a.score) + abs(best_a.null_score)))
     assert same >= (len(questions) if exact else len(questions) - 1)
-    if runtime == "onnx-int8":  # int8 matrix products move the scores a little, not the spans
-        assert max(scores) < 1.0, scores
+    if runtime == "onnx-int8":
+        # int8 matrix products move the logits a little (under 10% of their scale), not the spans
+        assert all(diff < 0.1 * scale for diff, scale in scores), scores
     if runtime == "torchscript":
         assert other._traced is not None  # the frozen graph is what ran, not the eager fallback
     if runtime.startswith("onnx"):
