@@ -4,6 +4,7 @@
     python bench/answer_policy.py collect v2 [--every N]
     python bench/answer_policy.py sweep [--write] [--min-answered 0.915]   # policies side by side; --write ships one
     python bench/answer_policy.py early-exit               # read the top 1 or 2 first, the rest only if unsure
+    python bench/answer_policy.py headroom                 # where v1.1 F1 is lost: retrieval or the choice of span
 
 ``collect`` runs retrieval and the span reader over the top 8 passages of every question (one batched forward
 pass) and stores every passage's best span with its scores, the retrieval scores, the answer-type agreement and
@@ -351,6 +352,42 @@ def cmd_early_exit(args) -> None:
     save("early_exit", md, res)
 
 
+def cmd_headroom(args) -> None:
+    """v1.1 F1 of the best span each chooser picks among the top n passages (never abstaining) vs the oracle."""
+    v1 = load("v1")
+    meta = json.loads((MODEL_DIR / META).read_text())
+    model = ConfidenceModel.from_meta(meta)
+    idx = [FEATURES.index(f) for f in model.names]
+
+    def f1_of(rec: dict, span: dict | None) -> float:
+        return best_over(f1_score, span["text"], rec["answers"]) if span else 0.0
+
+    rows, res = [], {}
+    for n in (1, 2, 3, 5, 8):
+        tot = {"gold passage in top n": 0.0, "oracle span": 0.0, "best span of a gold passage": 0.0}
+        tot |= {"shipped confidence": 0.0, "margin": 0.0, "span of the top passage": 0.0}
+        for r in v1:
+            cands = [s for s in r["spans"] if s["rank"] <= n]
+            if not cands:
+                continue
+            gold = [s for s in cands if r["gold_in"][s["rank"] - 1]]
+            tot["gold passage in top n"] += bool(gold)
+            tot["oracle span"] += max(f1_of(r, s) for s in cands)
+            tot["best span of a gold passage"] += max((f1_of(r, s) for s in gold), default=0.0)
+            f = features(r, n)
+            tot["shipped confidence"] += f1_of(r, cands[int(np.argmax(model.predict(f[:, idx])))])
+            tot["margin"] += f1_of(r, cands[int(np.argmax(f[:, FEATURES.index("margin")]))])
+            tot["span of the top passage"] += f1_of(r, min(cands, key=lambda s: s["rank"]))
+        res[n] = {k: round(100 * v / len(v1), 2) for k, v in tot.items()}
+        rows.append([n, *res[n].values()])
+    md = (
+        f"### Where v1.1 F1 is lost ({len(v1)} half-a questions, open setting, never abstaining)\n\n"
+        "Oracle: the best span among those the reader returns for the top n passages (one per passage).\n\n"
+    )
+    md += md_table(["passages", *(k if k.startswith("gold") else f"F1: {k}" for k in res[1])], rows)
+    save("answer_headroom", md, res)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -369,8 +406,10 @@ def main() -> None:
         "sampling: the product is measured on other questions)",
     )
     sub.add_parser("early-exit")
+    sub.add_parser("headroom")
     args = ap.parse_args()
-    {"collect": cmd_collect, "sweep": cmd_sweep, "early-exit": cmd_early_exit}[args.cmd](args)
+    commands = {"collect": cmd_collect, "sweep": cmd_sweep, "early-exit": cmd_early_exit, "headroom": cmd_headroom}
+    commands[args.cmd](args)
 
 
 if __name__ == "__main__":
