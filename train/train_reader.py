@@ -14,7 +14,9 @@ swapped for one the paragraph lacks, or a negation; ``train/unanswerable.py``), 
 unanswerable question, built from v1.1 train alone.
 
 The learning rate follows a linear warm-up and a linear decay over ``--epochs`` (fractional epochs allowed),
-driven by data progress, so a resumed run follows the same schedule.
+driven by data progress, so a resumed run follows the same schedule. Resuming with another ``--neg-ratio``,
+``--synth-ratio``, ``--seed`` or ``--batch-size`` draws the epoch's examples anew (a warning says so): the run
+goes on from the same chunk of a different list.
 
 Usage::
 
@@ -41,6 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DEFAULT_TRAIN = ROOT.parent / "shared/data/squad/train-v1.1.reconstructed.json.gz"
 DEFAULT_OUT = Path.home() / ".cache/docqa/train/reader"
+# arguments that decide which examples an epoch holds and in what order
+DATA_ARGS = ("neg_ratio", "synth_ratio", "seed", "batch_size")
 
 
 @dataclass(frozen=True)
@@ -296,6 +300,14 @@ def main() -> None:
         ema = ck["ema"]
         pos, counters, prior = ck["position"], ck["counters"], ck["prior"]
         print(f"resumed at step {counters['steps']} (epoch {pos['epoch']}, chunk {pos['chunk']}, batch {pos['batch']})")
+        changed = [k for k in DATA_ARGS if str(getattr(args, k)) != ck.get("args", {}).get(k, str(getattr(args, k)))]
+        if changed:
+            print(
+                f"warning: {', '.join(changed)} changed since the checkpoint: this epoch's examples are drawn anew, "
+                "the run continues at the same chunk of a different list and its epoch counter no longer measures "
+                "the data seen so far",
+                flush=True,
+            )
     else:
         prior = initial_state(args, model)
         ema = {k: v.detach().clone().float() for k, v in model.state_dict().items() if v.is_floating_point()}
