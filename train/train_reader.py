@@ -300,7 +300,8 @@ def main() -> None:
         ema = ck["ema"]
         pos, counters, prior = ck["position"], ck["counters"], ck["prior"]
         print(f"resumed at step {counters['steps']} (epoch {pos['epoch']}, chunk {pos['chunk']}, batch {pos['batch']})")
-        changed = [k for k in DATA_ARGS if str(getattr(args, k)) != ck.get("args", {}).get(k, str(getattr(args, k)))]
+        saved = ck.get("args", {})  # as str(value); checkpoints without it are taken as unchanged
+        changed = [k for k in DATA_ARGS if k in saved and saved[k] != str(getattr(args, k))]
         if changed:
             print(
                 f"warning: {', '.join(changed)} changed since the checkpoint: this epoch's examples are drawn anew, "
