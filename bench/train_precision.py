@@ -33,7 +33,7 @@ def cmd_speed(args) -> dict:
     torch.set_num_threads(args.threads)
     positives, negatives = cached_examples(DEFAULT_OUT.parent / "examples.pt")
     tok = AutoTokenizer.from_pretrained(str(model_path()))
-    targs = argparse.Namespace(batch_size=32, max_length=256, stride=96, seed=13)
+    targs = argparse.Namespace(batch_size=32, max_length=256, stride=96, seed=13, shared_norm=0)
     examples = epoch_examples(positives, negatives, 0, 0.5, 13)
     batches = [b for b in chunk_batches(tok, examples, 0, targs, 0) if len(b) == 32][: args.steps + 1]
     res, rows = {}, []

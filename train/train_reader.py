@@ -13,15 +13,26 @@ paragraph is labelled no-answer (start = end = CLS), exactly the situation of th
 swapped for one the paragraph lacks, or a negation; ``train/unanswerable.py``), SQuAD v2.0's kind of
 unanswerable question, built from v1.1 train alone.
 
+Shared normalization (``--shared-norm K``, after Clark & Gardner 2018, "Simple and Effective Multi-Paragraph
+Reading Comprehension"): each question is trained as a *group*: its paragraph plus the ``K`` paragraphs of its
+article that BM25 ranks highest without the answer, and on top of the usual per-window loss one softmax runs over
+the start (and end) logits of every window of the group together, CLS included. The product picks one span
+among the top passages of a question, which needs scores that compare across passages; per-window training never
+asks for that. In this mode ``--neg-ratio`` is the share of questions also given as a group *without* their
+paragraph (all CLS: the documents do not answer) and ``--synth-ratio`` the share of synthetic unanswerable twins
+given as a group (their own paragraph plus the same negatives, all CLS).
+
 The learning rate follows a linear warm-up and a linear decay over ``--epochs`` (fractional epochs allowed),
 driven by data progress, so a resumed run follows the same schedule. Resuming with another ``--neg-ratio``,
-``--synth-ratio``, ``--seed`` or ``--batch-size`` draws the epoch's examples anew (a warning says so): the run
-goes on from the same chunk of a different list.
+``--synth-ratio``, ``--seed``, ``--batch-size`` or ``--shared-norm`` draws the epoch's examples anew (a warning
+says so): the run goes on from the same chunk of a different list.
 
 Usage::
 
     python train/train_reader.py --epochs 1.5 --precision bf16            # background: nohup ... &
     python train/train_reader.py --init base --max-steps 120 --precision fp32 --out /tmp/cmp-fp32
+    python train/train_reader.py --init shipped --shared-norm 3 --epochs 0.06 --precision fp32 --lr 3e-5 \
+        --neg-ratio 0.25 --synth-ratio 0.3 --seed 53 --ema 0.998 --out ~/.cache/docqa/train/reader11
 """
 
 from __future__ import annotations
@@ -44,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_TRAIN = ROOT.parent / "shared/data/squad/train-v1.1.reconstructed.json.gz"
 DEFAULT_OUT = Path.home() / ".cache/docqa/train/reader"
 # arguments that decide which examples an epoch holds and in what order
-DATA_ARGS = ("neg_ratio", "synth_ratio", "seed", "batch_size")
+DATA_ARGS = ("neg_ratio", "synth_ratio", "seed", "batch_size", "shared_norm")
 
 
 @dataclass(frozen=True)
@@ -72,11 +83,28 @@ def build_examples(articles: list[list[dict]]) -> tuple[list[Example], list[Exam
     The negative is the paragraph of the same article that our BM25 ranks highest for the question among those
     whose text does not contain the answer.
     """
+    positives = [
+        Example(0, qa["question"].strip(), para["context"], qa["answers"][0]["answer_start"], qa["answers"][0]["text"])
+        for paragraphs in articles
+        for para in paragraphs
+        for qa in para["qas"]
+        if qa.get("answers")
+    ]
+    positives = [Example(i, p.question, p.context, p.start, p.text) for i, p in enumerate(positives)]
+    negatives = [
+        Example(p.qid, p.question, negs[0], -1, "") if negs else None
+        for p, negs in zip(positives, build_negative_lists(articles, 1), strict=True)
+    ]
+    return positives, negatives
+
+
+def build_negative_lists(articles: list[list[dict]], k: int) -> list[list[str]]:
+    """For each positive (in ``build_examples`` order), the ``k`` paragraphs of its article that our BM25 ranks
+    highest among those whose text does not contain the answer."""
     from index.bm25 import BM25Index
     from index.text import tokenize
 
-    positives: list[Example] = []
-    negatives: list[Example | None] = []
+    out: list[list[str]] = []
     for paragraphs in articles:
         contexts = [p["context"] for p in paragraphs]
         bm25 = BM25Index.build([tokenize(c) for c in contexts])
@@ -84,19 +112,11 @@ def build_examples(articles: list[list[dict]]) -> tuple[list[Example], list[Exam
             for qa in para["qas"]:
                 if not qa.get("answers"):
                     continue
-                ans = qa["answers"][0]
-                qid = len(positives)
-                q = qa["question"].strip()
-                positives.append(Example(qid, q, para["context"], ans["answer_start"], ans["text"]))
-                neg = None
-                rows, _ = bm25.search(q, len(contexts))
-                needle = ans["text"].strip().lower()
-                for r in rows.tolist():
-                    if r != pi and needle not in contexts[r].lower():
-                        neg = Example(qid, q, contexts[r], -1, "")
-                        break
-                negatives.append(neg)
-    return positives, negatives
+                needle = qa["answers"][0]["text"].strip().lower()
+                rows, _ = bm25.search(qa["question"].strip(), len(contexts))
+                negs = [contexts[r] for r in rows.tolist() if r != pi and needle not in contexts[r].lower()]
+                out.append(negs[:k])
+    return out
 
 
 def save_atomic(obj: object, path: Path) -> None:
@@ -135,6 +155,44 @@ def cached_synthetic(cache: Path, positives: list[Example], train: Path = DEFAUL
     save_atomic([astuple(n) if n is not None else None for n in out], cache)
     kinds = {k: sum(m is not None and m[0] == k for m in made) for k in ("swap", "negation")}
     print(f"synthetic unanswerable: {kinds} of {len(positives)} questions ({time.time() - t:.0f}s)")
+    return out
+
+
+def cached_negative_lists(cache: Path, k: int, train: Path = DEFAULT_TRAIN) -> list[list[str]]:
+    """``build_negative_lists`` of the training file (``k`` or fewer per question), cached in ``cache``."""
+    if cache.exists():
+        lists, k_saved = torch.load(cache, weights_only=False)
+        if k_saved >= k:
+            return [neg[:k] for neg in lists]
+    t = time.time()
+    lists = build_negative_lists(load_squad(train), k)
+    save_atomic((lists, k), cache)
+    print(f"negative lists: {len(lists)} questions, up to {k} paragraphs each ({time.time() - t:.0f}s)")
+    return lists
+
+
+def epoch_groups(
+    positives: list[Example],
+    negative_lists: list[list[str]],
+    epoch: int,
+    ratio: float,
+    seed: int,
+    synthetic: list[Example | None] | None = None,
+    synth_ratio: float = 0.0,
+) -> list[list[Example]]:
+    """The question groups of one epoch (shared normalization) in their deterministic order: each positive with
+    its negative paragraphs; a ``ratio`` share of questions again without their paragraph (no answer); a
+    ``synth_ratio`` share of synthetic twins with their own paragraph and the same negatives (no answer)."""
+    rng = random.Random(seed * 1_000_003 + epoch)
+
+    def negs(p: Example) -> list[Example]:
+        return [Example(p.qid, p.question, c, -1, "") for c in negative_lists[p.qid]]
+
+    out: list[list[Example]] = [[p, *negs(p)] for p in positives]
+    out += [negs(p) for p in positives if negative_lists[p.qid] and rng.random() < ratio]
+    if synthetic and synth_ratio > 0:
+        out += [[twin, *negs(twin)] for twin in synthetic if twin is not None and rng.random() < synth_ratio]
+    rng.shuffle(out)
     return out
 
 
@@ -194,13 +252,14 @@ def featurize(tokenizer, batch: list[Example], max_length: int, stride: int) -> 
                 "start": start_tok,
                 "end": end_tok,
                 "negative": ex.start < 0,
+                "sample": enc["overflow_to_sample_mapping"][i],
             }
         )
     return feats
 
 
 def collate(feats: list[dict]) -> dict[str, torch.Tensor]:
-    """Pad a list of features into model inputs and labels."""
+    """Pad a list of features into model inputs and labels (with ``group`` ids when the features carry them)."""
     n = max(len(f["input_ids"]) for f in feats)
     ids = torch.zeros(len(feats), n, dtype=torch.long)
     tt = torch.zeros_like(ids)
@@ -216,15 +275,73 @@ def collate(feats: list[dict]) -> dict[str, torch.Tensor]:
         "attention_mask": mask,
         "start_positions": torch.tensor([f["start"] for f in feats]),
         "end_positions": torch.tensor([f["end"] for f in feats]),
+        **({"group": torch.tensor([f["group"] for f in feats])} if "group" in feats[0] else {}),
     }
 
 
-def chunk_batches(tokenizer, examples: list[Example], c: int, args: argparse.Namespace, epoch: int) -> list[list[dict]]:
-    """Featurize chunk ``c`` of an epoch, sort by length (cheap padding) and cut it into shuffled batches."""
-    size = args.batch_size * 16
-    feats = featurize(tokenizer, examples[c * size : (c + 1) * size], args.max_length, args.stride)
-    feats.sort(key=lambda f: len(f["input_ids"]))
-    batches = [feats[i : i + args.batch_size] for i in range(0, len(feats), args.batch_size)]
+def shared_norm_loss(
+    start: torch.Tensor, end: torch.Tensor, batch: dict[str, torch.Tensor], sep_id: int
+) -> torch.Tensor:
+    """Mean over the batch's question groups of -log P(answer) under one softmax over the start (and end) logits
+    of all the group's windows: context tokens and each window's CLS. A group without an answer in any window
+    has every CLS as its target."""
+    ids, tt, mask = batch["input_ids"], batch["token_type_ids"], batch["attention_mask"]
+    valid = (tt == 1) & (mask == 1) & (ids != sep_id)
+    valid[:, 0] = True
+    neg = torch.finfo(start.dtype).min
+    groups = batch["group"]
+    losses = []
+    for g in groups.unique():
+        rows = (groups == g).nonzero().squeeze(1)
+        sp, ep = batch["start_positions"][rows], batch["end_positions"][rows]
+        tgt_s = torch.zeros_like(valid[rows])
+        tgt_e = torch.zeros_like(tgt_s)
+        has = sp > 0
+        if has.any():
+            r = has.nonzero().squeeze(1)
+            tgt_s[r, sp[r]] = True
+            tgt_e[r, ep[r]] = True
+        else:
+            tgt_s[:, 0] = tgt_e[:, 0] = True
+        v = valid[rows]
+        total = 0.0
+        for logits, tgt in ((start[rows], tgt_s), (end[rows], tgt_e)):
+            all_ = torch.where(v, logits, neg).flatten().logsumexp(0)
+            total = total + all_ - torch.where(tgt, logits, neg).flatten().logsumexp(0)
+        losses.append(total / 2)
+    return torch.stack(losses).mean()
+
+
+def chunk_size(args: argparse.Namespace) -> int:
+    """Items (examples, or question groups with ``--shared-norm``) per chunk: about 16 batches."""
+    return args.batch_size * 16 // (1 + args.shared_norm)
+
+
+def chunk_batches(tokenizer, items: list, c: int, args: argparse.Namespace, epoch: int) -> list[list[dict]]:
+    """Featurize chunk ``c`` of an epoch, sort by length (cheap padding) and cut it into shuffled batches; with
+    ``--shared-norm`` the items are question groups and a batch holds whole groups (about ``--batch-size``
+    windows)."""
+    size = chunk_size(args)
+    part = items[c * size : (c + 1) * size]
+    if not args.shared_norm:
+        feats = featurize(tokenizer, part, args.max_length, args.stride)
+        feats.sort(key=lambda f: len(f["input_ids"]))
+        batches = [feats[i : i + args.batch_size] for i in range(0, len(feats), args.batch_size)]
+    else:
+        flat = [(g, ex) for g, group in enumerate(part) for ex in group]
+        by_group: dict[int, list[dict]] = {}
+        for f in featurize(tokenizer, [ex for _, ex in flat], args.max_length, args.stride):
+            f["group"] = flat[f["sample"]][0]
+            by_group.setdefault(f["group"], []).append(f)
+        groups = sorted(by_group.values(), key=lambda fs: max(len(f["input_ids"]) for f in fs))
+        batches, cur = [], []
+        for fs in groups:
+            if cur and len(cur) + len(fs) > args.batch_size:
+                batches.append(cur)
+                cur = []
+            cur = cur + fs
+        if cur:
+            batches.append(cur)
     random.Random(args.seed * 7919 + epoch * 100_003 + c).shuffle(batches)
     return batches
 
@@ -265,6 +382,10 @@ def main() -> None:
     ap.add_argument("--neg-ratio", type=float, default=0.5, help="share of questions given a no-answer paragraph")
     ap.add_argument("--synth-ratio", type=float, default=0.0, help="share given a synthetic unanswerable twin")
     ap.add_argument("--synthetic", type=Path, default=DEFAULT_OUT.parent / "synthetic.pt", help="cache of twins")
+    ap.add_argument("--shared-norm", type=int, default=0, help="train question groups of K+1 paragraphs (0 = off)")
+    ap.add_argument(
+        "--negatives", type=Path, default=DEFAULT_OUT.parent / "negatives.pt", help="cache of negative lists"
+    )
     ap.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-4)
@@ -289,6 +410,8 @@ def main() -> None:
 
     positives, negatives = cached_examples(args.examples, args.train)
     synthetic = cached_synthetic(args.synthetic, positives, args.train) if args.synth_ratio > 0 else None
+    negative_lists = cached_negative_lists(args.negatives, args.shared_norm, args.train) if args.shared_norm else []
+    sep_id = tokenizer.sep_token_id
 
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     pos = {"epoch": 0, "chunk": 0, "batch": 0}
@@ -323,17 +446,24 @@ def main() -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    chunk = args.batch_size * 16
+    chunk = chunk_size(args)
     # until the first epoch is drawn
     n_chunks = int(-(-len(positives) * (1 + args.neg_ratio + args.synth_ratio) // chunk))
-    epoch_cache: dict[int, list[Example]] = {}
+    epoch_cache: dict[int, list] = {}
     cur = {"n_batches": 1, "n_chunks": n_chunks}
 
-    def examples_of(epoch: int) -> list[Example]:
+    def examples_of(epoch: int) -> list:
         if epoch not in epoch_cache:
             epoch_cache.clear()
-            epoch_cache[epoch] = epoch_examples(
-                positives, negatives, epoch, args.neg_ratio, args.seed, synthetic, args.synth_ratio
+            draw = epoch_groups if args.shared_norm else epoch_examples
+            epoch_cache[epoch] = draw(
+                positives,
+                negative_lists if args.shared_norm else negatives,
+                epoch,
+                args.neg_ratio,
+                args.seed,
+                synthetic,
+                args.synth_ratio,
             )
         return epoch_cache[epoch]
 
@@ -374,6 +504,7 @@ def main() -> None:
                 "precision": args.precision,
                 "neg_ratio": args.neg_ratio,
                 "synth_ratio": args.synth_ratio,
+                "shared_norm": args.shared_norm,
                 "lr": args.lr,
                 "batch_size": args.batch_size,
                 "max_length": args.max_length,
@@ -414,8 +545,13 @@ def main() -> None:
             for g in opt.param_groups:
                 g["lr"] = lr_at(counters["steps"], prog)
             inputs = {k: v.to(device) for k, v in collate(fb).items()}
+            group = inputs.pop("group", None)
             with autocast:
-                loss = model(**inputs).loss
+                out = model(**inputs)
+            loss = out.loss
+            if group is not None:
+                inputs["group"] = group
+                loss = loss + shared_norm_loss(out.start_logits.float(), out.end_logits.float(), inputs, sep_id)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
