@@ -356,9 +356,8 @@ def test_question_groups_keep_each_question_whole_in_one_batch():
     groups = epoch_groups(positives, negative_lists, 0, 0.5, 1)
     answerable = [g for g in groups if g[0].start >= 0]
     assert len(answerable) == 12 and all(len(g) == 3 and all(x.start < 0 for x in g[1:]) for g in answerable)
-    assert all(
-        all(x.start < 0 for x in g) and len(g) == 2 for g in groups if g[0].start < 0
-    )  # drawn without their paragraph
+    dropped = [g for g in groups if g[0].start < 0]  # questions drawn again without their paragraph
+    assert 0 < len(dropped) < 12 and all(all(x.start < 0 for x in g) and len(g) == 2 for g in dropped)
     args = argparse.Namespace(batch_size=8, shared_norm=2, max_length=64, stride=16, seed=1)
     batches = chunk_batches(tok, groups, 0, args, 0)
     seen = [f["group"] for b in batches for f in b]
