@@ -317,13 +317,13 @@ def test_shared_normalization_loss_is_one_softmax_over_all_windows_of_a_question
         "attention_mask": torch.ones_like(ids),
         "start_positions": torch.tensor([3, 0, 0]),
         "end_positions": torch.tensor([4, 0, 0]),
-        "group": torch.tensor([0, 0, 1]),
     }
+    groups = torch.tensor([0, 0, 1])
     start = torch.tensor(
         [[0.5, 9.0, 9.0, 2.0, 0.0, 9.0], [1.0, 9.0, 9.0, 3.0, 0.0, 9.0], [2.0, 9.0, 9.0, 1.0, 1.0, 9.0]]
     )
     end = torch.zeros(3, 6)
-    loss = shared_norm_loss(start, end, batch, sep)
+    loss = shared_norm_loss(start, end, batch, groups, sep)
 
     def nll(logits: list[float], target: float) -> float:
         return math.log(sum(math.exp(x) for x in logits)) - target
@@ -336,7 +336,7 @@ def test_shared_normalization_loss_is_one_softmax_over_all_windows_of_a_question
     # the answer's score must beat the other window's tokens, not only its own window's
     start2 = start.clone()
     start2[1, 3] = -5.0
-    assert shared_norm_loss(start2, end, batch, sep) < loss
+    assert shared_norm_loss(start2, end, batch, groups, sep) < loss
 
 
 def test_question_groups_keep_each_question_whole_in_one_batch():

@@ -68,6 +68,10 @@ class Example:
     start: int
     text: str
 
+    def no_answer(self, context: str, question: str | None = None) -> Example:
+        """The same question (or ``question``) paired with ``context`` as a no-answer example."""
+        return Example(self.qid, self.question if question is None else question, context, -1, "")
+
 
 def load_squad(path: Path) -> list[list[dict]]:
     """Articles as lists of paragraphs ``{"context", "qas"}`` from a SQuAD v1.1 file (gzip or plain)."""
@@ -83,16 +87,19 @@ def build_examples(articles: list[list[dict]]) -> tuple[list[Example], list[Exam
     The negative is the paragraph of the same article that our BM25 ranks highest for the question among those
     whose text does not contain the answer.
     """
-    positives = [
-        Example(0, qa["question"].strip(), para["context"], qa["answers"][0]["answer_start"], qa["answers"][0]["text"])
+    answered = [
+        (para["context"], qa)
         for paragraphs in articles
         for para in paragraphs
         for qa in para["qas"]
         if qa.get("answers")
     ]
-    positives = [Example(i, p.question, p.context, p.start, p.text) for i, p in enumerate(positives)]
+    positives = [
+        Example(i, qa["question"].strip(), context, qa["answers"][0]["answer_start"], qa["answers"][0]["text"])
+        for i, (context, qa) in enumerate(answered)
+    ]
     negatives = [
-        Example(p.qid, p.question, negs[0], -1, "") if negs else None
+        p.no_answer(negs[0]) if negs else None
         for p, negs in zip(positives, build_negative_lists(articles, 1), strict=True)
     ]
     return positives, negatives
@@ -151,7 +158,7 @@ def cached_synthetic(cache: Path, positives: list[Example], train: Path = DEFAUL
     assert len(article_of) == len(positives), "training file changed since the examples cache was built"
     questions = [p.question for p in positives]
     made = synthesize(questions, [p.context for p in positives], article_of, question_entities(questions))
-    out = [Example(p.qid, m[1], p.context, -1, "") if m else None for p, m in zip(positives, made, strict=True)]
+    out = [p.no_answer(p.context, m[1]) if m else None for p, m in zip(positives, made, strict=True)]
     save_atomic([astuple(n) if n is not None else None for n in out], cache)
     kinds = {k: sum(m is not None and m[0] == k for m in made) for k in ("swap", "negation")}
     print(f"synthetic unanswerable: {kinds} of {len(positives)} questions ({time.time() - t:.0f}s)")
@@ -186,7 +193,7 @@ def epoch_groups(
     rng = random.Random(seed * 1_000_003 + epoch)
 
     def negs(p: Example) -> list[Example]:
-        return [Example(p.qid, p.question, c, -1, "") for c in negative_lists[p.qid]]
+        return [p.no_answer(c) for c in negative_lists[p.qid]]
 
     out: list[list[Example]] = [[p, *negs(p)] for p in positives]
     out += [negs(p) for p in positives if negative_lists[p.qid] and rng.random() < ratio]
@@ -280,16 +287,16 @@ def collate(feats: list[dict]) -> dict[str, torch.Tensor]:
 
 
 def shared_norm_loss(
-    start: torch.Tensor, end: torch.Tensor, batch: dict[str, torch.Tensor], sep_id: int
+    start: torch.Tensor, end: torch.Tensor, batch: dict[str, torch.Tensor], groups: torch.Tensor, sep_id: int
 ) -> torch.Tensor:
-    """Mean over the batch's question groups of -log P(answer) under one softmax over the start (and end) logits
-    of all the group's windows: context tokens and each window's CLS. A group without an answer in any window
-    has every CLS as its target."""
-    ids, tt, mask = batch["input_ids"], batch["token_type_ids"], batch["attention_mask"]
-    valid = (tt == 1) & (mask == 1) & (ids != sep_id)
+    """Mean over the batch's question groups (``groups``: the group id of each window) of -log P(answer) under
+    one softmax over the start (and end) logits of all the group's windows: context tokens (the reader's own
+    ``context_mask``) and each window's CLS. A group without an answer in any window has every CLS as its target."""
+    from qa.readers.span import context_mask
+
+    valid = context_mask(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], sep_id)
     valid[:, 0] = True
     neg = torch.finfo(start.dtype).min
-    groups = batch["group"]
     losses = []
     for g in groups.unique():
         rows = (groups == g).nonzero().squeeze(1)
@@ -545,13 +552,12 @@ def main() -> None:
             for g in opt.param_groups:
                 g["lr"] = lr_at(counters["steps"], prog)
             inputs = {k: v.to(device) for k, v in collate(fb).items()}
-            group = inputs.pop("group", None)
+            groups = inputs.pop("group", None)
             with autocast:
                 out = model(**inputs)
             loss = out.loss
-            if group is not None:
-                inputs["group"] = group
-                loss = loss + shared_norm_loss(out.start_logits.float(), out.end_logits.float(), inputs, sep_id)
+            if groups is not None:
+                loss = loss + shared_norm_loss(out.start_logits.float(), out.end_logits.float(), inputs, groups, sep_id)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()

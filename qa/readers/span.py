@@ -204,7 +204,7 @@ class SpanReader:
         sample_map = enc.pop("overflow_to_sample_mapping").tolist()
         offsets = enc.pop("offset_mapping").tolist()
         starts, ends = self.logits(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
-        ctx = (enc["token_type_ids"] == 1) & (enc["attention_mask"] == 1) & (enc["input_ids"] != self._sep)
+        ctx = context_mask(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"], self._sep)
         best: list[SpanScore | None] = [None] * len(contexts)
         for f, (si, ei, score, null, prob) in enumerate(best_spans(starts, ends, ctx, st.max_answer_tokens)):
             if si < 0:
@@ -314,6 +314,12 @@ class SpanReader:
             out.append(Candidate(r["hit"], r["start"], r["end"], r["sentence"], "span", r["score"], conf, feats))
         out.sort(key=lambda c: -c.confidence)
         return out
+
+
+def context_mask(input_ids, attention_mask, token_type_ids, sep_id: int):
+    """Where a window's tokens belong to the context (not the question, [SEP] or padding): the tokens an answer
+    span may use. Works on numpy arrays and torch tensors alike (training uses the same definition)."""
+    return (token_type_ids == 1) & (attention_mask == 1) & (input_ids != sep_id)
 
 
 def best_spans(
