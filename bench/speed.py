@@ -39,8 +39,9 @@ from dataclasses import replace
 import numpy as np
 from common import OUT, fast_synthetic_splitting, md_table, peak_rss_mb, save, scale_corpus
 
+from index import faiss_store
 from index.backend import IndexSettings
-from index.faiss_store import FaissStore
+from index.faiss_store import QUERY_THREADS, FaissStore
 from index.sync import sync_documents
 from qa.pipeline import QA
 from qa.readers.span import SpanReaderSettings
@@ -50,6 +51,15 @@ STAGES = ["embed_query", "dense", "bm25", "fusion", "read", "total"]
 
 
 EAGER = ("before", "product, eager PyTorch")  # configurations timed with the eager PyTorch question encoder
+PREVIOUS = "product as shipped before (padded TorchScript reader, 2 FAISS threads)"
+AS_BEFORE = ("before", PREVIOUS)  # FAISS searches with its default thread count, as shipped before
+
+
+def _environment(name: str, encoder) -> None:
+    """The process-wide parts of configuration ``name``: the question encoder's runtime, FAISS's query threads."""
+    encoder = getattr(encoder, "real", encoder)  # the model behind common.LookupEncoder, which embeds the questions
+    encoder.use_frozen = name not in EAGER
+    faiss_store.QUERY_THREADS = 0 if name in AS_BEFORE else QUERY_THREADS
 
 
 def _configs(exits: list[str]) -> dict[str, QASettings]:
@@ -60,6 +70,7 @@ def _configs(exits: list[str]) -> dict[str, QASettings]:
         "product, reading all 5 passages at once": QASettings(span=SpanReaderSettings(early_exit=1.0)),
         "product, eager PyTorch": QASettings(span=SpanReaderSettings(runtime="fp32")),
         "product, ONNX int8 reader": QASettings(span=SpanReaderSettings(runtime="onnx-int8")),
+        PREVIOUS: QASettings(span=SpanReaderSettings(runtime="torchscript")),
         "product": QASettings(),
     }
     for spec in exits:  # "FIRST:LEVEL": read the top FIRST passages first, stop at confidence LEVEL
@@ -76,12 +87,12 @@ def _latency(services: dict[str, QA], encoder, questions: list[str], repeats: in
     found = dict.fromkeys(services, 0)
     pass_p50: dict[str, list[float]] = {name: [] for name in services}
     for name, qa in services.items():  # warm-up
-        encoder.use_frozen = name not in EAGER
+        _environment(name, encoder)
         for q in questions[:5]:
             qa.answer(q)
     for _ in range(repeats):
         for name, qa in services.items():
-            encoder.use_frozen = name not in EAGER
+            _environment(name, encoder)
             totals = []
             for q in questions:
                 a = qa.answer(q)
@@ -90,7 +101,7 @@ def _latency(services: dict[str, QA], encoder, questions: list[str], repeats: in
                 for k, v in a.timings_ms.items():
                     stages[name].setdefault(k, []).append(v)
             pass_p50[name].append(statistics.median(totals))
-    encoder.use_frozen = True
+    _environment("product", encoder)
     out = {}
     for name in services:
         lat: dict = {

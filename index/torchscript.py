@@ -44,12 +44,14 @@ def _outputs(out) -> tuple:
     return tuple(out) if isinstance(out, (tuple, list)) else (out,)
 
 
-def freeze(model) -> Callable | None:
+def freeze(model, reference=None) -> Callable | None:
     """A frozen TorchScript version of ``model`` (eval mode, called with input_ids, attention_mask,
-    token_type_ids) returning the same tuple of tensors, or None when tracing fails or disagrees with eager."""
+    token_type_ids) returning the same tuple of tensors, or None when tracing fails or disagrees with eager
+    ``reference`` (default: ``model`` itself; another module that must compute the same outputs otherwise)."""
     import torch
 
     model = model.eval()
+    reference = model if reference is None else reference.eval()
     example = example_batch([24, 17])
     checks = [example_batch([40, 33, 9], seed=1), example_batch([12], seed=2)]
     try:
@@ -57,7 +59,7 @@ def freeze(model) -> Callable | None:
             warnings.simplefilter("ignore")  # TracerWarnings about the branches baked in: checked below instead
             traced = torch.jit.freeze(torch.jit.trace(model, example, strict=False, check_trace=False))
             for batch in checks:
-                want = [t for t in _outputs(model(*batch)) if isinstance(t, torch.Tensor)]
+                want = [t for t in _outputs(reference(*batch)) if isinstance(t, torch.Tensor)]
                 got = [t for t in _outputs(traced(*batch)) if isinstance(t, torch.Tensor)]
                 mask = batch[1].bool()
                 for w, o in zip(want, got, strict=True):

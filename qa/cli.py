@@ -44,8 +44,8 @@ def reader_options(p: argparse.ArgumentParser) -> None:
         "--reader-runtime",
         choices=get_args(Runtime),
         default=None,
-        help="span reader runtime (default: the one shipped in reader.json, torchscript; onnx-int8 is faster and "
-        "about 0.6 F1 less accurate)",
+        help="span reader runtime (default: the one shipped in reader.json, torchscript-unpadded; onnx-int8 is "
+        "faster and about 0.6 F1 less accurate)",
     )
 
 

@@ -80,7 +80,7 @@ def test_unknown_runtimes_are_rejected():
         SpanReaderSettings(runtime="fp16")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("runtime", ["onnx-fp32", "onnx-int8", "torchscript", "bf16"])
+@pytest.mark.parametrize("runtime", ["onnx-fp32", "onnx-int8", "torchscript", "torchscript-unpadded", "bf16"])
 def test_reader_runtimes_pick_the_same_spans(runtime):
     text = next(SEEDS.glob("*.txt")).read_text()
     paragraphs = [p for p in text.split("\n\n") if len(p) > 200][:4]
@@ -101,10 +101,30 @@ def test_reader_runtimes_pick_the_same_spans(runtime):
     if runtime == "onnx-int8":
         # int8 matrix products move the logits a little (under 10% of their scale), not the spans
         assert all(diff < 0.1 * scale for diff, scale in scores), scores
-    if runtime == "torchscript":
-        assert other._traced is not None  # the frozen graph is what ran, not the eager fallback
+    if runtime.startswith("torchscript"):
+        assert other.runtime == runtime and other._traced is not None  # the frozen graph ran, not a fallback
     if runtime.startswith("onnx"):
         assert other.runtime == runtime and other._onnx is not None  # the fused ONNX graph ran, not a fallback
+
+
+def test_unpadded_forward_gives_the_padded_models_logits_on_every_real_token():
+    import torch
+
+    from index.torchscript import example_batch
+    from qa.readers.unpadded import UnpaddedBertQA
+
+    model = SpanReader(settings=SpanReaderSettings(runtime="fp32")).model
+    unpadded = UnpaddedBertQA(model).eval()
+    for lengths in ([200, 37, 5], [64], [3, 3], [120, 119, 118, 30]):
+        ids, mask, types = example_batch(lengths, seed=len(lengths))
+        with torch.inference_mode():
+            want = model(input_ids=ids, attention_mask=mask, token_type_ids=types)
+            start, end = unpadded(ids, mask, types)
+        real = mask.bool()
+        assert start.shape == want.start_logits.shape and end.shape == want.end_logits.shape
+        assert (start - want.start_logits).abs()[real].max() < 1e-4
+        assert (end - want.end_logits).abs()[real].max() < 1e-4
+        assert not start[~real].any() and not end[~real].any()  # padding scores 0, never a real token's logit
 
 
 def test_reader_falls_back_to_torchscript_when_no_onnx_graph_can_be_built(monkeypatch, caplog):
@@ -184,3 +204,15 @@ def test_a_damaged_cached_onnx_graph_is_exported_again(tmp_path, monkeypatch):
     text = next(SEEDS.glob("*.txt")).read_text()
     question = SEED_QUESTIONS[0][0]
     assert reader.predict(question, [text[:1500]]) == real.predict(question, [text[:1500]])
+
+
+def test_unpadded_runtime_falls_back_to_the_padded_graph_for_a_model_it_cannot_run(monkeypatch, caplog):
+    import qa.readers.unpadded as unpadded
+
+    def unsupported(self, model):
+        raise ValueError("unsupported BERT variant (relu, relative_key)")
+
+    monkeypatch.setattr(unpadded.UnpaddedBertQA, "__init__", unsupported)
+    reader = SpanReader(settings=SpanReaderSettings(runtime="torchscript-unpadded"))
+    assert reader.runtime == "torchscript" and reader._traced is not None
+    assert "unpadded reader unavailable" in caplog.text

@@ -365,3 +365,28 @@ def test_question_groups_keep_each_question_whole_in_one_batch():
     for b in batches:  # a question's windows never straddle two batches
         for g in {f["group"] for f in b}:
             assert sum(f["group"] == g for b2 in batches for f in b2) == sum(f["group"] == g for f in b)
+
+
+def test_faiss_query_threads_apply_to_the_calling_thread_and_are_restored():
+    import threading
+
+    import faiss
+
+    from index.faiss_store import _omp_threads
+
+    def in_other_thread() -> int:  # what another thread (an index build) gets
+        seen: list[int] = []
+        t = threading.Thread(target=lambda: seen.append(faiss.omp_get_max_threads()))
+        t.start()
+        t.join()
+        return seen[0]
+
+    faiss.omp_set_num_threads(3)
+    elsewhere = in_other_thread()
+    with _omp_threads(1):
+        assert faiss.omp_get_max_threads() == 1
+        assert in_other_thread() == elsewhere
+    assert faiss.omp_get_max_threads() == 3
+    with _omp_threads(0):  # 0: leave the count alone
+        assert faiss.omp_get_max_threads() == 3
+    faiss.omp_set_num_threads(elsewhere)

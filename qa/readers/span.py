@@ -34,7 +34,7 @@ META = "reader.json"
 
 log = logging.getLogger(__name__)
 
-Runtime = Literal["fp32", "torchscript", "bf16", "dynamic-int8", "onnx-fp32", "onnx-int8"]
+Runtime = Literal["fp32", "torchscript", "torchscript-unpadded", "bf16", "dynamic-int8", "onnx-fp32", "onnx-int8"]
 
 
 @dataclass(frozen=True)
@@ -161,6 +161,16 @@ class SpanReader:
                 self._onnx = load(self.model, self.meta["sha256"], self.runtime, torch.get_num_threads())
             except Exception as exc:  # no usable graph (export, fusion or session failed): run fp32 TorchScript
                 log.warning("reader runtime %s unavailable (%s); using torchscript", self.runtime, exc)
+                self.runtime = "torchscript"
+        if self.runtime == "torchscript-unpadded":  # the same, matrix products over real tokens only
+            from index.torchscript import freeze
+            from qa.readers.unpadded import UnpaddedBertQA
+
+            try:
+                self._traced = freeze(UnpaddedBertQA(self.model), reference=self.model)
+            except ValueError as exc:  # a BERT variant the unpadded forward does not implement
+                log.warning("unpadded reader unavailable (%s)", exc)
+            if self._traced is None:  # freeze logged why: the padded graph computes the same logits
                 self.runtime = "torchscript"
         if self.runtime == "torchscript":  # fp32, frozen graph: same logits, less overhead (index/torchscript.py)
             from index.torchscript import freeze
