@@ -23,9 +23,11 @@ paragraph (all CLS: the documents do not answer) and ``--synth-ratio`` the share
 given as a group (their own paragraph plus the same negatives, all CLS).
 
 The learning rate follows a linear warm-up and a linear decay over ``--epochs`` (fractional epochs allowed),
-driven by data progress, so a resumed run follows the same schedule. Resuming with another ``--neg-ratio``,
-``--synth-ratio``, ``--seed``, ``--batch-size`` or ``--shared-norm`` draws the epoch's examples anew (a warning
-says so): the run goes on from the same chunk of a different list.
+driven by the data seen: each step adds its batch's share of its epoch to a counter kept in the checkpoint, so a
+resumed run follows the same schedule and the epochs recorded are the data trained on. Resuming with another
+``--neg-ratio``, ``--synth-ratio``, ``--seed``, ``--batch-size`` or ``--shared-norm`` draws the epoch's examples
+anew (a warning says so): the run goes on from the same chunk of a different list, and the counter goes on from
+the data already seen.
 
 Usage::
 
@@ -422,7 +424,7 @@ def main() -> None:
 
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     pos = {"epoch": 0, "chunk": 0, "batch": 0}
-    counters = {"steps": 0, "windows": 0, "negative_windows": 0, "elapsed_s": 0.0}
+    counters = {"steps": 0, "epochs": 0.0, "windows": 0, "negative_windows": 0, "elapsed_s": 0.0}
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         model.load_state_dict(ck["model"])
@@ -434,9 +436,8 @@ def main() -> None:
         changed = [k for k in DATA_ARGS if k in saved and saved[k] != str(getattr(args, k))]
         if changed:
             print(
-                f"warning: {', '.join(changed)} changed since the checkpoint: this epoch's examples are drawn anew, "
-                "the run continues at the same chunk of a different list and its epoch counter no longer measures "
-                "the data seen so far",
+                f"warning: {', '.join(changed)} changed since the checkpoint: this epoch's examples are drawn anew "
+                "and the run continues at the same chunk of a different list (the epochs counted so far stand)",
                 flush=True,
             )
     else:
@@ -454,10 +455,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, on_signal)
 
     chunk = chunk_size(args)
-    # until the first epoch is drawn
-    n_chunks = int(-(-len(positives) * (1 + args.neg_ratio + args.synth_ratio) // chunk))
     epoch_cache: dict[int, list] = {}
-    cur = {"n_batches": 1, "n_chunks": n_chunks}
 
     def examples_of(epoch: int) -> list:
         if epoch not in epoch_cache:
@@ -475,6 +473,7 @@ def main() -> None:
         return epoch_cache[epoch]
 
     def progress(p: dict, n_batches: int, n_ch: int) -> float:
+        """Epochs up to position ``p`` if every epoch had had this one's list (checkpoints before the counter)."""
         return p["epoch"] + (p["chunk"] + p["batch"] / max(1, n_batches)) / max(1, n_ch)
 
     def lr_at(step: int, prog: float) -> float:
@@ -499,7 +498,7 @@ def main() -> None:
         # weights alone (for export/evaluation), raw and averaged
         for tag, state in (("weights", model.state_dict()), ("weights-ema", ema_model)):
             save_atomic(state, args.out / f"{tag}.pt")
-        epochs_now = progress(pos, cur["n_batches"], cur["n_chunks"])
+        epochs_now = counters.get("epochs", 0.0)
         info = {
             "this_run": {
                 "steps": counters["steps"],
@@ -535,14 +534,15 @@ def main() -> None:
     finished = False
     while not finished and not stop["flag"]:
         examples = examples_of(pos["epoch"])
-        n_chunks_epoch = cur["n_chunks"] = -(-len(examples) // chunk)
+        n_chunks_epoch = -(-len(examples) // chunk)
         if pos["chunk"] >= n_chunks_epoch:
             pos = {"epoch": pos["epoch"] + 1, "chunk": 0, "batch": 0}
             continue
         batches = chunk_batches(tokenizer, examples, pos["chunk"], args, pos["epoch"])
-        cur["n_batches"] = len(batches)
+        if "epochs" not in counters:  # a checkpoint from before the counter: its position, measured the old way
+            counters["epochs"] = progress(pos, len(batches), n_chunks_epoch)
         while pos["batch"] < len(batches):
-            prog = progress(pos, len(batches), n_chunks_epoch)
+            prog = counters["epochs"]
             if prog >= args.epochs or (args.max_steps and counters["steps"] >= args.max_steps):
                 finished = True
                 break
@@ -567,6 +567,7 @@ def main() -> None:
                     if k in ema:
                         ema[k].mul_(decay).add_(v.detach().float(), alpha=1 - decay)
             counters["steps"] += 1
+            counters["epochs"] += 1 / (len(batches) * n_chunks_epoch)  # this batch's share of its epoch
             counters["windows"] += len(fb)
             counters["negative_windows"] += sum(f["negative"] for f in fb)
             pos["batch"] += 1
@@ -574,7 +575,7 @@ def main() -> None:
             if counters["steps"] % 20 == 0:
                 rec = {
                     "step": counters["steps"],
-                    "epoch": round(progress(pos, len(batches), n_chunks_epoch), 4),
+                    "epoch": round(counters["epochs"], 4),
                     "loss": round(sum(window) / len(window), 4),
                     "lr": opt.param_groups[0]["lr"],
                     "elapsed_s": round(elapsed0 + time.time() - t_start, 1),
