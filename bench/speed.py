@@ -19,7 +19,10 @@ median), so the ratios compare like with like:
 - ``product, eager PyTorch``: the same with the question encoder and the reader in eager PyTorch instead of
   the shipped runtimes; ``before`` runs eager too, as it did when filed;
 - ``product, ONNX int8 reader``: the reader as a fused ONNX Runtime graph with int8 matrix products
-  (``qa/readers/onnx_runtime.py``) instead of the shipped frozen TorchScript graph (``index/torchscript.py``).
+  (``qa/readers/onnx_runtime.py``) instead of the shipped frozen TorchScript graph (``index/torchscript.py``);
+- ``product as shipped before``: the padded TorchScript reader (``torchscript``, not ``torchscript-unpadded``),
+  no micro-batching, FAISS searching with its default thread count;
+- ``product, no micro-batching``: the product with ``SpanReaderSettings(micro_batch=False)``.
 
 Throughput: 200 questions submitted at once from 8 client threads, to one in-process service and to an
 ``AnswerPool`` of N worker processes sharing the same read-only index folder.
@@ -51,7 +54,7 @@ STAGES = ["embed_query", "dense", "bm25", "fusion", "read", "total"]
 
 
 EAGER = ("before", "product, eager PyTorch")  # configurations timed with the eager PyTorch question encoder
-PREVIOUS = "product as shipped before (padded TorchScript reader, 2 FAISS threads)"
+PREVIOUS = "product as shipped before (padded TorchScript reader, no micro-batching, 2 FAISS threads)"
 AS_BEFORE = ("before", PREVIOUS)  # FAISS searches with its default thread count, as shipped before
 
 
@@ -65,12 +68,14 @@ def _environment(name: str, encoder) -> None:
 def _configs(exits: list[str]) -> dict[str, QASettings]:
     configs = {
         "before": QASettings(
-            span=SpanReaderSettings(passages=3, runtime="fp32", early_exit=1.0), sentence_fallback=0.5
+            span=SpanReaderSettings(passages=3, runtime="fp32", early_exit=1.0, micro_batch=False),
+            sentence_fallback=0.5,
         ),
         "product, reading all 5 passages at once": QASettings(span=SpanReaderSettings(early_exit=1.0)),
         "product, eager PyTorch": QASettings(span=SpanReaderSettings(runtime="fp32")),
         "product, ONNX int8 reader": QASettings(span=SpanReaderSettings(runtime="onnx-int8")),
-        PREVIOUS: QASettings(span=SpanReaderSettings(runtime="torchscript")),
+        PREVIOUS: QASettings(span=SpanReaderSettings(runtime="torchscript", micro_batch=False)),
+        "product, no micro-batching": QASettings(span=SpanReaderSettings(micro_batch=False)),
         "product": QASettings(),
     }
     for spec in exits:  # "FIRST:LEVEL": read the top FIRST passages first, stop at confidence LEVEL
@@ -195,7 +200,7 @@ def run_size(
     for label, span in (
         ("product, reading all 5 at once", replace(product.span, early_exit=1.0)),
         ("product", product.span),
-        ("product, micro-batching (0 ms wait)", replace(product.span, micro_batch=True)),
+        ("product, no micro-batching", replace(product.span, micro_batch=False)),
         ("product, micro-batching with 3 ms wait", replace(product.span, micro_batch=True, batch_wait_ms=3.0)),
     ):
         qa = QA(store, replace(product, span=span))

@@ -46,7 +46,9 @@ class SpanReaderSettings:
     batch waiting ``batch_wait_ms`` for company first (0: batch only what is already queued). ``early_exit``:
     read the top ``early_exit_first`` passages first and stop when the best span's confidence there reaches this
     (None: the values shipped in ``reader.json``; early_exit 1.0: read all passages at once). ``micro_batch`` is
-    off by default: on 2 cores it did not raise throughput (``bench/speed.py``).
+    on by default since the reader computes without padding (``torchscript-unpadded``): windows of concurrent
+    questions then cost only their own tokens, and one process answers 20.0 vs 15.2 questions/s from 8 client
+    threads at the same single-question latency (``bench/results/speed_microbatch.md``, 2 cores).
     """
 
     passages: int | None = None
@@ -55,7 +57,7 @@ class SpanReaderSettings:
     max_answer_tokens: int = 30
     threshold: float | None = None
     runtime: Runtime | None = None
-    micro_batch: bool = False
+    micro_batch: bool = True
     batch_wait_ms: float = 0.0
     early_exit: float | None = None
     early_exit_first: int | None = None
