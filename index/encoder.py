@@ -75,6 +75,7 @@ class Encoder:
         self._lock = threading.Lock()
         self._traced = None
         self.use_frozen = True  # run the frozen graph when there is one; False runs eager PyTorch (benchmarks)
+        self.batch_by_tokens = True  # batch texts of similar word-piece counts; False: by characters (benchmarks)
         if kind == "torch":
             from sentence_transformers import SentenceTransformer
 
@@ -144,18 +145,39 @@ class Encoder:
             return self.model[0].auto_model(*args)[0].numpy()
 
     def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
-        order = np.argsort([len(t) for t in texts])  # similar lengths together: less padding
+        """Unit vectors of ``texts``, embedded in batches of texts with similar numbers of word pieces.
+
+        Batches are padded to their longest text, so texts are grouped by their number of word pieces: grouped by
+        characters instead (as before), 25% of the tokens embedded for the SQuAD half-a passages were padding, since
+        numbers and names take many pieces per character (``bench/build_speed.py``)."""
+        enc = self.tokenizer(texts, truncation=True, max_length=MAX_TOKENS)  # word pieces of each text, unpadded
+        ids, types = enc["input_ids"], enc["token_type_ids"]
+        sizes = [len(x) for x in ids] if self.batch_by_tokens else [len(t) for t in texts]
+        order = np.argsort(sizes, kind="stable")
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for b in range(0, len(texts), batch_size):
             idx = order[b : b + batch_size]
-            enc = self.tokenizer(
-                [texts[i] for i in idx], padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="np"
-            )
-            hidden = self._hidden(enc)
-            mask = enc["attention_mask"][..., None].astype(np.float32)
+            batch = _padded([ids[i] for i in idx], [types[i] for i in idx], self.tokenizer.pad_token_id or 0)
+            hidden = self._hidden(batch)
+            mask = batch["attention_mask"][..., None].astype(np.float32)
             pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
             out[idx] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return out
+
+
+def _padded(ids: list[list[int]], types: list[list[int]], pad_id: int) -> dict[str, np.ndarray]:
+    """A padded batch (input_ids, attention_mask, token_type_ids) of tokenized texts, as the tokenizer pads."""
+    width = max(len(x) for x in ids)
+    batch = {
+        "input_ids": np.full((len(ids), width), pad_id, dtype=np.int64),
+        "attention_mask": np.zeros((len(ids), width), dtype=np.int64),
+        "token_type_ids": np.zeros((len(ids), width), dtype=np.int64),
+    }
+    for row, (x, t) in enumerate(zip(ids, types, strict=True)):
+        batch["input_ids"][row, : len(x)] = x
+        batch["attention_mask"][row, : len(x)] = 1
+        batch["token_type_ids"][row, : len(t)] = t
+    return batch
 
 
 def _export_fp32() -> Path:

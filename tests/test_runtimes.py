@@ -53,6 +53,20 @@ def test_torch_encoder_runs_a_frozen_graph_with_the_same_vectors_as_sentence_tra
     assert (eager * ours).sum(axis=1).min() >= 0.99999
 
 
+def test_batching_by_word_pieces_gives_every_text_its_own_vector(torch_encoder):
+    # "1993-1994 $3,451" is short in characters and long in word pieces: the two groupings batch differently
+    texts = [*TEXTS, "1993-1994 $3,451 (USS-LEAHY/RGM-84)", "word " * 300, ""]
+    by_tokens = torch_encoder.encode(texts, batch_size=2)
+    torch_encoder.batch_by_tokens = False
+    try:
+        by_chars = torch_encoder.encode(texts, batch_size=2)
+    finally:
+        torch_encoder.batch_by_tokens = True
+    one_by_one = np.stack([torch_encoder.encode([t])[0] for t in texts])
+    assert (by_tokens * by_chars).sum(axis=1).min() >= 0.99999
+    assert (by_tokens * one_by_one).sum(axis=1).min() >= 0.99999
+
+
 def test_tracing_that_disagrees_with_eager_falls_back_to_eager():
     import torch
 

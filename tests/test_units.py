@@ -390,3 +390,13 @@ def test_faiss_query_threads_apply_to_the_calling_thread_and_are_restored():
     with _omp_threads(0):  # 0: leave the count alone
         assert faiss.omp_get_max_threads() == 3
     faiss.omp_set_num_threads(elsewhere)
+
+
+def test_padded_batches_pad_like_the_tokenizer():
+    from index.encoder import _padded
+
+    batch = _padded([[101, 7, 102], [101, 102]], [[0, 0, 0], [0, 0]], pad_id=0)
+    assert batch["input_ids"].tolist() == [[101, 7, 102], [101, 102, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
+    assert batch["token_type_ids"].tolist() == [[0, 0, 0], [0, 0, 0]]
+    assert all(a.dtype.name == "int64" for a in batch.values())
