@@ -65,6 +65,8 @@ def test_batching_by_word_pieces_gives_every_text_its_own_vector(torch_encoder):
     one_by_one = np.stack([torch_encoder.encode([t])[0] for t in texts])
     assert (by_tokens * by_chars).sum(axis=1).min() >= 0.99999
     assert (by_tokens * one_by_one).sum(axis=1).min() >= 0.99999
+    many = torch_encoder.encode(texts * 9, batch_size=1)  # 72 texts: two sorting groups of 64, chunks of 8
+    assert (many * np.tile(by_tokens, (9, 1))).sum(axis=1).min() >= 0.99999
 
 
 def test_tracing_that_disagrees_with_eager_falls_back_to_eager():
