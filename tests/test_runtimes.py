@@ -222,6 +222,17 @@ def test_a_damaged_cached_onnx_graph_is_exported_again(tmp_path, monkeypatch):
     assert reader.predict(question, [text[:1500]]) == real.predict(question, [text[:1500]])
 
 
+def test_unpadded_micro_batched_reader_reads_long_passages_like_eager_fp32():
+    text = next(SEEDS.glob("*.txt")).read_text()  # ~3,000 characters: several overlapping windows
+    eager = SpanReader(settings=SpanReaderSettings(runtime="fp32", micro_batch=False))
+    shipped = SpanReader()  # the defaults: unpadded TorchScript, micro-batched
+    assert shipped.runtime == "torchscript-unpadded" and shipped._batcher is not None
+    for question, _ in SEED_QUESTIONS[:4]:
+        want, got = eager.predict(question, [text, text[:500]]), shipped.predict(question, [text, text[:500]])
+        assert [(s.start, s.end) for s in got] == [(s.start, s.end) for s in want]
+        assert all(abs(g.score - w.score) < 1e-3 for g, w in zip(got, want, strict=True))
+
+
 def test_unpadded_runtime_falls_back_to_the_padded_graph_for_a_model_it_cannot_run(monkeypatch, caplog):
     import qa.readers.unpadded as unpadded
 
