@@ -164,20 +164,8 @@ class SpanReader:
             except Exception as exc:  # no usable graph (export, fusion or session failed): run fp32 TorchScript
                 log.warning("reader runtime %s unavailable (%s); using torchscript", self.runtime, exc)
                 self.runtime = "torchscript"
-        if self.runtime == "torchscript-unpadded":  # the same, matrix products over real tokens only
-            from index.torchscript import freeze
-            from qa.readers.unpadded import UnpaddedBertQA
-
-            try:
-                self._traced = freeze(UnpaddedBertQA(self.model), reference=self.model)
-            except ValueError as exc:  # a BERT variant the unpadded forward does not implement
-                log.warning("unpadded reader unavailable (%s)", exc)
-            if self._traced is None:  # freeze logged why: the padded graph computes the same logits
-                self.runtime = "torchscript"
-        if self.runtime == "torchscript":  # fp32, frozen graph: same logits, less overhead (index/torchscript.py)
-            from index.torchscript import freeze
-
-            self._traced = freeze(self.model)
+        if self.runtime in ("torchscript", "torchscript-unpadded"):  # fp32 frozen graphs: same logits, less overhead
+            self._traced = self._freeze()
         elif self.runtime == "dynamic-int8":  # int8 matmuls on CPU (measured: faster, less accurate; see README)
             self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self.torch = torch
@@ -196,6 +184,25 @@ class SpanReader:
             if self.settings.micro_batch
             else None
         )
+
+    def _freeze(self):
+        """The frozen TorchScript graph of the runtime (``index/torchscript.py``): unpadded (matrix products over
+        real tokens only, ``qa/readers/unpadded.py``) or padded; the padded graph, which computes the same logits,
+        when the unpadded one cannot be built (the runtime then says ``torchscript``). None: eager PyTorch."""
+        from index.torchscript import freeze
+
+        if self.runtime == "torchscript-unpadded":
+            from qa.readers.unpadded import UnpaddedBertQA
+
+            traced = None
+            try:
+                traced = freeze(UnpaddedBertQA(self.model), reference=self.model)  # None when it disagrees: logged
+            except ValueError as exc:  # a BERT variant the unpadded forward does not implement
+                log.warning("unpadded reader unavailable (%s)", exc)
+            if traced is not None:
+                return traced
+            self.runtime = "torchscript"
+        return freeze(self.model)
 
     def predict(self, question: str, contexts: Sequence[str]) -> list[SpanScore | None]:
         """The best span inside each context (None when no window of it has one)."""
