@@ -6,6 +6,7 @@
     python bench/speed.py --exits 2:0.3 --latency-only   # also: read the top 2 first, stop at confidence 0.3
     python bench/speed.py --latency-only --only "product, eager PyTorch" --repeats 8   # frozen vs eager only
     python bench/speed.py --latency-only --only "product, ONNX int8 reader" --repeats 8   # ONNX int8 vs TorchScript
+    python bench/speed.py --repeats 5 --only "product, fp32 unpadded reader (shipped before)" --workers 1 2
 
 Corpus (``common.scale_corpus``): real SQuAD v1.1 train paragraphs with real vectors up to 10k passages,
 synthetic passages above (real sentences shuffled, vectors = real vectors + noise); one real train question per
@@ -22,7 +23,10 @@ median), so the ratios compare like with like:
   (``qa/readers/onnx_runtime.py``) instead of the shipped frozen TorchScript graph (``index/torchscript.py``);
 - ``product as shipped before``: the padded TorchScript reader (``torchscript``, not ``torchscript-unpadded``),
   no micro-batching, FAISS searching with its default thread count;
-- ``product, no micro-batching``: the product with ``SpanReaderSettings(micro_batch=False)``.
+- ``product, no micro-batching``: the product with ``SpanReaderSettings(micro_batch=False)``;
+- ``product, fp32 unpadded reader (shipped before)``: every read in fp32 (``runtime="torchscript-unpadded"``), as
+  shipped before the second read (the passages read after an unsure first read) ran in int8;
+- ``product, int8 for every read``: the first read in int8 as well (``runtime="torchscript-unpadded-int8"``).
 
 Throughput: 200 questions submitted at once from 8 client threads, to one in-process service and to an
 ``AnswerPool`` of N worker processes sharing the same read-only index folder.
@@ -56,6 +60,7 @@ STAGES = ["embed_query", "dense", "bm25", "fusion", "read", "total"]
 EAGER = ("before", "product, eager PyTorch")  # configurations timed with the eager PyTorch question encoder
 PREVIOUS = "product as shipped before (padded TorchScript reader, no micro-batching, 2 FAISS threads)"
 AS_BEFORE = ("before", PREVIOUS)  # FAISS searches with its default thread count, as shipped before
+FP32_UNPADDED = "product, fp32 unpadded reader (shipped before)"
 
 
 def _environment(name: str, encoder) -> None:
@@ -76,6 +81,8 @@ def _configs(exits: list[str]) -> dict[str, QASettings]:
         "product, ONNX int8 reader": QASettings(span=SpanReaderSettings(runtime="onnx-int8")),
         PREVIOUS: QASettings(span=SpanReaderSettings(runtime="torchscript", micro_batch=False)),
         "product, no micro-batching": QASettings(span=SpanReaderSettings(micro_batch=False)),
+        FP32_UNPADDED: QASettings(span=SpanReaderSettings(runtime="torchscript-unpadded")),
+        "product, int8 for every read": QASettings(span=SpanReaderSettings(runtime="torchscript-unpadded-int8")),
         "product": QASettings(),
     }
     for spec in exits:  # "FIRST:LEVEL": read the top FIRST passages first, stop at confidence LEVEL
@@ -121,7 +128,7 @@ def _latency(services: dict[str, QA], encoder, questions: list[str], repeats: in
 
 def _startup(repeats: int = 3) -> dict:
     """Seconds to load the reader in eager PyTorch, frozen TorchScript (tracing, freezing and the check against
-    eager) and ONNX int8 (graph cached), to export the int8 graph on first use (once per reader file), and to freeze
+    eager), ONNX int8 (graph cached) and unpadded int8 TorchScript (shipped), to export the int8 graph on first use (once per reader file), and to freeze
     the question encoder: the start-up cost of each runtime, per process."""
     import os
     import tempfile
@@ -135,6 +142,7 @@ def _startup(repeats: int = 3) -> dict:
         "fp32": "load reader, eager",
         "torchscript": "load reader, torchscript",
         "onnx-int8": "load reader, onnx-int8 (graph cached)",
+        "torchscript-unpadded-int8": "load reader, unpadded int8 TorchScript",
     }
     times: dict[str, list[float]] = {label: [] for label in [*labels.values(), "freeze encoder"]}
     with tempfile.TemporaryDirectory() as tmp, patch.dict(os.environ, {"XDG_CACHE_HOME": tmp}):  # an empty cache
@@ -201,6 +209,7 @@ def run_size(
         ("product, reading all 5 at once", replace(product.span, early_exit=1.0)),
         ("product", product.span),
         ("product, no micro-batching", replace(product.span, micro_batch=False)),
+        ("product, fp32 unpadded reader", replace(product.span, runtime="torchscript-unpadded")),
         ("product, micro-batching with 3 ms wait", replace(product.span, micro_batch=True, batch_wait_ms=3.0)),
     ):
         qa = QA(store, replace(product, span=span))

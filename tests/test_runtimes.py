@@ -96,14 +96,16 @@ def test_unknown_runtimes_are_rejected():
         SpanReaderSettings(runtime="fp16")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("runtime", ["onnx-fp32", "onnx-int8", "torchscript", "torchscript-unpadded", "bf16"])
+@pytest.mark.parametrize(
+    "runtime", ["onnx-fp32", "onnx-int8", "torchscript", "torchscript-unpadded", "torchscript-unpadded-int8", "bf16"]
+)
 def test_reader_runtimes_pick_the_same_spans(runtime):
     text = next(SEEDS.glob("*.txt")).read_text()
     paragraphs = [p for p in text.split("\n\n") if len(p) > 200][:4]
     ref = SpanReader(settings=SpanReaderSettings(runtime="fp32"))
     other = SpanReader(settings=SpanReaderSettings(runtime=runtime))
     same, scores = 0, []
-    exact = runtime not in ("bf16", "onnx-int8")  # fp32 arithmetic: the same scores; bf16 and int8 move them
+    exact = runtime not in ("bf16", "onnx-int8", "torchscript-unpadded-int8")  # fp32: the same scores; int8 moves them
     questions = [q for q, _ in SEED_QUESTIONS]
     for question in questions:
         a, b = ref.predict(question, paragraphs), other.predict(question, paragraphs)
@@ -114,7 +116,7 @@ def test_reader_runtimes_pick_the_same_spans(runtime):
             assert abs(best_a.score - best_b.score) < 1e-2
         scores.append((abs(best_a.score - best_b.score), abs(best_a.score) + abs(best_a.null_score)))
     assert same >= (len(questions) if exact else len(questions) - 1)
-    if runtime == "onnx-int8":
+    if runtime.endswith("int8"):
         # int8 matrix products move the logits a little (under 10% of their scale), not the spans
         assert all(diff < 0.1 * scale for diff, scale in scores), scores
     if runtime.startswith("torchscript"):
@@ -187,12 +189,38 @@ def test_early_exit_reads_the_top_passages_first_and_the_rest_only_when_unsure(s
     for exit_at, expected in ((0.0, [first]), (0.999, [first, n - first])):
         span = SpanReaderSettings(early_exit=exit_at, early_exit_first=first)
         qa = QA(seed_qa.backend, replace(seed_qa.settings, span=span))
-        calls: list[int] = []
-        real = qa.span_reader.predict
-        qa.span_reader.predict = lambda q, ctx, real=real, calls=calls: calls.append(len(ctx)) or real(q, ctx)
+        calls: list[tuple[int, bool]] = []
+
+        def predict(q, ctx, second=False, real=qa.span_reader.predict, calls=calls):
+            calls.append((len(ctx), second))
+            return real(q, ctx, second)
+
+        qa.span_reader.predict = predict
         ans = qa.answer(question)
-        assert calls == expected
+        assert calls == [(k, i > 0) for i, k in enumerate(expected)]  # the second read is the second runtime's
         assert ans.found and ans.text == seed_qa.answer(question).text
+
+
+def test_the_second_read_runs_the_int8_graph_and_the_first_read_fp32():
+    """Shipped: the top passages are read in fp32 (unpadded), the rest, read only after an unsure first read, in
+    int8; choosing a runtime explicitly reads everything in it."""
+    text = next(SEEDS.glob("*.txt")).read_text()
+    paragraphs = [p for p in text.split("\n\n") if len(p) > 200][:3]
+    shipped = SpanReader()
+    assert (shipped.runtime, shipped.second_read_runtime) == ("torchscript-unpadded", "torchscript-unpadded-int8")
+    fp32 = SpanReader(settings=SpanReaderSettings(runtime="torchscript-unpadded", micro_batch=False))
+    int8 = SpanReader(settings=SpanReaderSettings(runtime="torchscript-unpadded-int8", micro_batch=False))
+    assert fp32.second_read_runtime == "torchscript-unpadded" and fp32._traced_second is None
+    before = shipped._batcher_second.requests
+    for question, _ in SEED_QUESTIONS[:3]:
+        assert shipped.predict(question, paragraphs) == fp32.predict(question, paragraphs)
+        assert shipped.predict(question, paragraphs, second=True) == int8.predict(question, paragraphs)
+        assert fp32.predict(question, paragraphs, second=True) == fp32.predict(question, paragraphs)
+    assert shipped._batcher_second.requests - before == 3  # through its own micro-batching queue
+    chosen = SpanReader(settings=SpanReaderSettings(second_read_runtime="torchscript-unpadded", micro_batch=False))
+    assert chosen.second_read_runtime == "torchscript-unpadded" and chosen._traced_second is None
+    with pytest.raises(ValueError, match="second_read_runtime must be a TorchScript runtime"):
+        SpanReaderSettings(second_read_runtime="onnx-int8")
 
 
 def test_early_exit_first_must_be_positive():
@@ -236,10 +264,54 @@ def test_unpadded_micro_batched_reader_reads_long_passages_like_eager_fp32():
 def test_unpadded_runtime_falls_back_to_the_padded_graph_for_a_model_it_cannot_run(monkeypatch, caplog):
     import qa.readers.unpadded as unpadded
 
-    def unsupported(self, model):
+    def unsupported(self, model, int8=False):
         raise ValueError("unsupported BERT variant (relu, relative_key)")
 
     monkeypatch.setattr(unpadded.UnpaddedBertQA, "__init__", unsupported)
-    reader = SpanReader(settings=SpanReaderSettings(runtime="torchscript-unpadded"))
-    assert reader.runtime == "torchscript" and reader._traced is not None
-    assert "unpadded reader unavailable" in caplog.text
+    for runtime in ("torchscript-unpadded", "torchscript-unpadded-int8"):
+        reader = SpanReader(settings=SpanReaderSettings(runtime=runtime))
+        assert reader.runtime == "torchscript" and reader._traced is not None
+        assert f"reader runtime {runtime} unavailable" in caplog.text
+
+
+def test_int8_runtime_falls_back_to_the_fp32_unpadded_graph_without_int8_kernels(monkeypatch, caplog):
+    import qa.readers.unpadded as unpadded
+
+    def no_kernels(weight, bias):
+        raise RuntimeError("Didn't find engine for operation quantized::linear_prepack NoQEngine")
+
+    monkeypatch.setattr(unpadded, "int8_linear", no_kernels)
+    reader = SpanReader(settings=SpanReaderSettings(runtime="torchscript-unpadded-int8"))
+    assert reader.runtime == "torchscript-unpadded" and reader._traced is not None
+    assert "torchscript-unpadded-int8 unavailable" in caplog.text
+
+
+def test_int8_reader_multiplies_the_shipped_int8_weights_and_is_checked_against_fp32():
+    """The int8 products hold exactly the integers stored in the reader file (quantizing the expanded weights
+    again loses nothing), and the load-time check rejects the int8 graph at fp32's tolerance but not at its own."""
+    import torch
+    from safetensors.numpy import load_file
+
+    from index.torchscript import TOLERANCE, freeze
+    from qa.readers.span import INT8_TOLERANCE, MODEL_DIR, WEIGHTS
+    from qa.readers.unpadded import UnpaddedBertQA
+
+    reader = SpanReader(settings=SpanReaderSettings(runtime="fp32", micro_batch=False))
+    stored = load_file(str(MODEL_DIR / WEIGHTS))
+    model = UnpaddedBertQA(reader.model, int8=True).eval()
+    qkv, out, ffn_in, ffn_out = model.products[2]
+    for layer, name in ((out, "attention.output.dense"), (ffn_in, "intermediate.dense"), (ffn_out, "output.dense")):
+        ints = layer.weight().int_repr().numpy()
+        np.testing.assert_array_equal(ints, stored[f"bert.encoder.layer.2.{name}.weight.q8"])
+    q_rows = stored["bert.encoder.layer.2.attention.self.query.weight.q8"]
+    np.testing.assert_array_equal(qkv.weight().int_repr().numpy()[: len(q_rows)], q_rows)
+    assert freeze(model, reference=reader.model, tolerance=TOLERANCE) is None  # int8 is not fp32
+    graph = freeze(model, reference=reader.model, tolerance=INT8_TOLERANCE)
+    assert graph is not None
+    ids = torch.tensor([[101, 2040, 2626, 102, 7632, 2001, 2517, 2011, 3957, 8101, 1012, 102]])
+    types = torch.tensor([[0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]])
+    with torch.inference_mode():
+        want = reader.model(input_ids=ids, attention_mask=torch.ones_like(ids), token_type_ids=types)
+        start, end = graph(ids, torch.ones_like(ids), types)
+    assert float((start - want.start_logits).abs().max()) < INT8_TOLERANCE
+    assert float((end - want.end_logits).abs().max()) < INT8_TOLERANCE

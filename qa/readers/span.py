@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -34,7 +34,18 @@ META = "reader.json"
 
 log = logging.getLogger(__name__)
 
-Runtime = Literal["fp32", "torchscript", "torchscript-unpadded", "bf16", "dynamic-int8", "onnx-fp32", "onnx-int8"]
+Runtime = Literal[
+    "fp32",
+    "torchscript",
+    "torchscript-unpadded",
+    "torchscript-unpadded-int8",
+    "bf16",
+    "dynamic-int8",
+    "onnx-fp32",
+    "onnx-int8",
+]
+TORCHSCRIPT: tuple[Runtime, ...] = ("torchscript", "torchscript-unpadded", "torchscript-unpadded-int8")
+INT8_TOLERANCE = 2.0  # start/end logits of the int8 graph vs fp32 on the check batches: ~0.3-0.65 measured
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,9 @@ class SpanReaderSettings:
     on by default since the reader computes without padding (``torchscript-unpadded``): windows of concurrent
     questions then cost only their own tokens, and one process answers 20.0 vs 15.2 questions/s from 8 client
     threads at the same single-question latency (``bench/results/speed_microbatch.md``, 2 cores).
+    ``second_read_runtime``: the TorchScript runtime of the second read (the passages read after an unsure first
+    read); None: the one shipped in ``reader.json`` (``torchscript-unpadded-int8``) when ``runtime`` is None too,
+    else ``runtime`` (a runtime chosen explicitly reads everything).
     """
 
     passages: int | None = None
@@ -61,6 +75,7 @@ class SpanReaderSettings:
     batch_wait_ms: float = 0.0
     early_exit: float | None = None
     early_exit_first: int | None = None
+    second_read_runtime: Runtime | None = None
 
     def __post_init__(self) -> None:
         if (
@@ -71,6 +86,11 @@ class SpanReaderSettings:
             raise ValueError(f"invalid span reader settings: {self}")
         if self.runtime is not None and self.runtime not in get_args(Runtime):
             raise ValueError(f"unknown reader runtime {self.runtime!r} (choose {', '.join(get_args(Runtime))})")
+        if self.second_read_runtime is not None and self.second_read_runtime not in TORCHSCRIPT:
+            raise ValueError(
+                f"second_read_runtime must be a TorchScript runtime ({', '.join(TORCHSCRIPT)}), "
+                f"not {self.second_read_runtime!r}"
+            )
         if self.early_exit is not None and not 0 <= self.early_exit <= 1:
             raise ValueError(f"early_exit must be within [0, 1], not {self.early_exit}")
         if self.early_exit_first is not None and self.early_exit_first < 1:
@@ -156,6 +176,13 @@ class SpanReader:
         self.runtime: Runtime = self.settings.runtime or self.meta.get("runtime", "fp32")
         self._onnx = None
         self._traced = None
+        self._traced_second = None  # the graph of the second read, when its runtime is another one
+        second = self.settings.second_read_runtime
+        if second is None and self.settings.runtime is None:  # the shipped runtimes, unless one was chosen
+            second = self.meta.get("second_read_runtime")
+        self.second_read_runtime: Runtime = second or self.runtime
+        if self.second_read_runtime != self.runtime:  # built first: dynamic-int8 below quantizes self.model in place
+            self._traced_second, self.second_read_runtime = self._freeze(self.second_read_runtime)
         if self.runtime.startswith("onnx"):
             from qa.readers.onnx_runtime import load
 
@@ -164,8 +191,8 @@ class SpanReader:
             except Exception as exc:  # no usable graph (export, fusion or session failed): run fp32 TorchScript
                 log.warning("reader runtime %s unavailable (%s); using torchscript", self.runtime, exc)
                 self.runtime = "torchscript"
-        if self.runtime in ("torchscript", "torchscript-unpadded"):  # fp32 frozen graphs: same logits, less overhead
-            self._traced = self._freeze()
+        if self.runtime.startswith("torchscript"):  # frozen graphs: less overhead (fp32: the same logits)
+            self._traced, self.runtime = self._freeze(self.runtime)
         elif self.runtime == "dynamic-int8":  # int8 matmuls on CPU (measured: faster, less accurate; see README)
             self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self.torch = torch
@@ -179,33 +206,46 @@ class SpanReader:
         self.early_exit_first = int(self.settings.early_exit_first or self.meta.get("early_exit_first", 1))
         self._sep = self.tokenizer.sep_token_id
         self._lock = threading.Lock()
-        self._batcher = (
-            MicroBatcher(self._forward, self.settings.batch_wait_ms, pad_id=self.tokenizer.pad_token_id or 0)
-            if self.settings.micro_batch
-            else None
-        )
+        if self._traced_second is None or self.second_read_runtime == self.runtime:  # one graph reads everything
+            self._traced_second, self.second_read_runtime = None, self.runtime
+        self._batcher = self._batcher_second = None
+        if self.settings.micro_batch:  # one queue per graph; the two graphs never run at once (self._lock)
+            pad = self.tokenizer.pad_token_id or 0
+            self._batcher = MicroBatcher(self._locked(False), self.settings.batch_wait_ms, pad_id=pad)
+            if self._traced_second is not None:
+                self._batcher_second = MicroBatcher(self._locked(True), self.settings.batch_wait_ms, pad_id=pad)
 
-    def _freeze(self):
-        """The frozen TorchScript graph of the runtime (``index/torchscript.py``): unpadded (matrix products over
-        real tokens only, ``qa/readers/unpadded.py``) or padded; the padded graph, which computes the same logits,
-        when the unpadded one cannot be built (the runtime then says ``torchscript``). None: eager PyTorch."""
-        from index.torchscript import freeze
+    def _freeze(self, runtime: Runtime) -> tuple[Callable | None, Runtime]:
+        """The frozen TorchScript graph of ``runtime`` (``index/torchscript.py``) and the runtime it really is:
+        unpadded (matrix products over real tokens only, ``qa/readers/unpadded.py``) in int8 or fp32, or padded.
+        Each falls back to the next when it cannot be built or disagrees with eager fp32 (int8: by more than
+        ``INT8_TOLERANCE``). A None graph: eager PyTorch."""
+        from index.torchscript import TOLERANCE, freeze
 
-        if self.runtime == "torchscript-unpadded":
+        if runtime in ("torchscript-unpadded-int8", "torchscript-unpadded"):
             from qa.readers.unpadded import UnpaddedBertQA
 
-            traced = None
-            try:
-                traced = freeze(UnpaddedBertQA(self.model), reference=self.model)  # None when it disagrees: logged
-            except ValueError as exc:  # a BERT variant the unpadded forward does not implement
-                log.warning("unpadded reader unavailable (%s)", exc)
-            if traced is not None:
-                return traced
-            self.runtime = "torchscript"
-        return freeze(self.model)
+            chain: list[Runtime] = ["torchscript-unpadded"]
+            if runtime == "torchscript-unpadded-int8":
+                chain.insert(0, runtime)
+            for candidate in chain:
+                int8 = candidate.endswith("int8")
+                traced = None
+                try:  # None when it disagrees with eager fp32: logged
+                    traced = freeze(
+                        UnpaddedBertQA(self.model, int8=int8),
+                        reference=self.model,
+                        tolerance=INT8_TOLERANCE if int8 else TOLERANCE,
+                    )
+                except (ValueError, RuntimeError) as exc:  # a BERT variant it does not implement, no int8 kernels
+                    log.warning("reader runtime %s unavailable (%s)", candidate, exc)
+                if traced is not None:
+                    return traced, candidate
+        return freeze(self.model), "torchscript"
 
-    def predict(self, question: str, contexts: Sequence[str]) -> list[SpanScore | None]:
-        """The best span inside each context (None when no window of it has one)."""
+    def predict(self, question: str, contexts: Sequence[str], second: bool = False) -> list[SpanScore | None]:
+        """The best span inside each context (None when no window of it has one); ``second``: read in the runtime
+        of the second read (``second_read_runtime``)."""
         if not contexts:
             return []
         st = self.settings
@@ -222,7 +262,7 @@ class SpanReader:
         )
         sample_map = enc.pop("overflow_to_sample_mapping").tolist()
         offsets = enc.pop("offset_mapping").tolist()
-        starts, ends = self.logits(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
+        starts, ends = self.logits(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"], second)
         ctx = context_mask(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"], self._sep)
         best: list[SpanScore | None] = [None] * len(contexts)
         for f, (si, ei, score, null, prob) in enumerate(best_spans(starts, ends, ctx, st.max_answer_tokens)):
@@ -237,23 +277,34 @@ class SpanReader:
                 best[ci] = SpanScore(cs, ce, score, null, prob)
         return best
 
-    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray):
-        """Start and end logits (numpy) of a batch of windows, in the chosen runtime (micro-batched with the windows
-        of concurrent callers unless ``micro_batch`` is off)."""
-        if self._batcher is not None:
-            return self._batcher(input_ids, attention_mask, token_type_ids)
-        with self._lock:
-            return self._forward(input_ids, attention_mask, token_type_ids)
+    def logits(
+        self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray, second: bool = False
+    ):
+        """Start and end logits (numpy) of a batch of windows, in the chosen runtime (``second``: the second read's),
+        micro-batched with the windows of concurrent callers unless ``micro_batch`` is off."""
+        batcher = self._batcher_second if second and self._traced_second is not None else self._batcher
+        if batcher is not None:
+            return batcher(input_ids, attention_mask, token_type_ids)
+        return self._locked(second)(input_ids, attention_mask, token_type_ids)
 
-    def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray):
-        if self._onnx is not None:
-            return self._onnx(input_ids, attention_mask, token_type_ids)
+    def _locked(self, second: bool) -> Callable:
+        def forward(input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray):
+            with self._lock:
+                return self._forward(input_ids, attention_mask, token_type_ids, second)
+
+        return forward
+
+    def _forward(
+        self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray, second: bool = False
+    ):
         t = self.torch
-        if self._traced is not None:
+        traced = self._traced_second if second and self._traced_second is not None else self._traced
+        if traced is self._traced and self._onnx is not None:
+            return self._onnx(input_ids, attention_mask, token_type_ids)
+        if traced is not None:
+            inputs = t.from_numpy(input_ids), t.from_numpy(attention_mask), t.from_numpy(token_type_ids)
             with t.inference_mode():
-                start, end = self._traced(
-                    t.from_numpy(input_ids), t.from_numpy(attention_mask), t.from_numpy(token_type_ids)
-                )[:2]
+                start, end = traced(*inputs)[:2]
             return start.numpy(), end.numpy()
         inputs = {
             "input_ids": t.from_numpy(input_ids),
@@ -277,13 +328,13 @@ class SpanReader:
             first = self._score(query, raw, hits, view)
             if first and first[0].confidence >= exit_at:
                 return first
-            return self._score(query, raw + self.spans(query, top[n_first:], view), hits, view)
+            return self._score(query, raw + self.spans(query, top[n_first:], view, second=True), hits, view)
         return self._score(query, self.spans(query, top, view), hits, view)
 
-    def spans(self, query: Query, top: list[Hit], view: IndexView) -> list[dict]:
+    def spans(self, query: Query, top: list[Hit], view: IndexView, second: bool = False) -> list[dict]:
         """The best span of each passage of ``top`` (cleaned, document offsets) with the reader and retrieval scores
         the confidence model reads; passages without a span are left out."""
-        preds = self.predict(query.text, [h.passage.text for h in top])
+        preds = self.predict(query.text, [h.passage.text for h in top], second)
         raw: list[dict] = []
         for hit, p in zip(top, preds, strict=True):
             if p is None:
