@@ -197,6 +197,7 @@ def run_size(
     res["reader"] = {
         "runtime": services["product"].span_reader.runtime,
         "passages": services["product"].span_reader.passages,
+        "second_read_runtime": services["product"].span_reader.second_read_runtime,
     }
     res["throughput"] = {}
     res["startup_s"] = _startup()

@@ -9,7 +9,7 @@ it has the same weights and arithmetic as ``BertForQuestionAnswering`` (start/en
 positions get logit 0, which ``context_mask`` excludes anyway). The query, key and value projections run as one
 product. It is frozen with TorchScript like the padded graph (``index/torchscript.py``).
 
-``int8=True`` runs the four matrix products of every layer as PyTorch dynamic int8 products (``fbgemm``): int8
+``int8=True`` runs the four matrix products of every layer as PyTorch dynamic int8 products (its x86 engine): int8
 weights per output channel, which are exactly the shipped int8 weights (``reader-int8.safetensors`` stores
 per-row int8 with their scales, so quantizing the expanded weights again gives back the same integers), and
 activations quantized per call over the real tokens only (padding never widens their range). Attention, layer
@@ -50,7 +50,9 @@ def int8_linear(weight: torch.Tensor, bias: torch.Tensor) -> torch.nn.Module:
         q = torch.quantize_per_channel(weight, scale.double(), zero, 0, torch.qint8)
     layer = nnqd.Linear(weight.shape[1], weight.shape[0], dtype=torch.qint8)
     layer.set_weight_bias(q, bias)
-    layer.version = 4 if not has_vnni() else 3  # version 4 calls the kernel with reduce_range (7-bit activations)
+    # nnqd.Linear.forward passes reduce_range=True (7-bit activations) from its version 4 on, and the kernel's default
+    # (the full 8 bits) below it: the full range only where VNNI keeps the sums exact
+    layer.version = 4 if not has_vnni() else 3
     return layer
 
 
