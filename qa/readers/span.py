@@ -282,7 +282,8 @@ class SpanReader:
     ):
         """Start and end logits (numpy) of a batch of windows, in the chosen runtime (``second``: the second read's),
         micro-batched with the windows of concurrent callers unless ``micro_batch`` is off."""
-        batcher = self._batcher_second if second and self._traced_second is not None else self._batcher
+        second = second and self._traced_second is not None  # otherwise one graph reads everything
+        batcher = self._batcher_second if second else self._batcher
         if batcher is not None:
             return batcher(input_ids, attention_mask, token_type_ids)
         return self._locked(second)(input_ids, attention_mask, token_type_ids)
@@ -298,9 +299,9 @@ class SpanReader:
         self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray, second: bool = False
     ):
         t = self.torch
-        traced = self._traced_second if second and self._traced_second is not None else self._traced
-        if traced is self._traced and self._onnx is not None:
+        if not second and self._onnx is not None:
             return self._onnx(input_ids, attention_mask, token_type_ids)
+        traced = self._traced_second if second else self._traced
         if traced is not None:
             inputs = t.from_numpy(input_ids), t.from_numpy(attention_mask), t.from_numpy(token_type_ids)
             with t.inference_mode():

@@ -70,24 +70,14 @@ class UnpaddedBertQA(torch.nn.Module):
         self.qa_outputs = model.qa_outputs
         self.heads = cfg.num_attention_heads
         self.hidden = cfg.hidden_size
-        self.int8 = int8
-        qkv = [layer.attention.self for layer in self.layers]
-        self.qkv_weight = torch.nn.ParameterList(
-            [torch.nn.Parameter(torch.cat([a.query.weight, a.key.weight, a.value.weight])) for a in qkv]
-        )
-        self.qkv_bias = torch.nn.ParameterList(
-            [torch.nn.Parameter(torch.cat([a.query.bias, a.key.bias, a.value.bias])) for a in qkv]
-        )
-        self.products = torch.nn.ModuleList()  # per layer, when int8: a ModuleList of the four int8 products
-        if int8:
-            for i, layer in enumerate(self.layers):
-                dense = [layer.attention.output.dense, layer.intermediate.dense, layer.output.dense]
-                self.products.append(
-                    torch.nn.ModuleList(
-                        [int8_linear(self.qkv_weight[i], self.qkv_bias[i])]
-                        + [int8_linear(d.weight, d.bias) for d in dense]
-                    )
-                )
+        self.products = torch.nn.ModuleList()  # per layer: query/key/value, attention output, feed-forward in, out
+        for layer in self.layers:
+            a = layer.attention.self
+            qkv = torch.nn.Linear(self.hidden, 3 * self.hidden)  # the three projections as one product
+            qkv.weight = torch.nn.Parameter(torch.cat([a.query.weight, a.key.weight, a.value.weight]))
+            qkv.bias = torch.nn.Parameter(torch.cat([a.query.bias, a.key.bias, a.value.bias]))
+            fp32 = [qkv, layer.attention.output.dense, layer.intermediate.dense, layer.output.dense]
+            self.products.append(torch.nn.ModuleList([int8_linear(p.weight, p.bias) for p in fp32] if int8 else fp32))
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
@@ -101,13 +91,8 @@ class UnpaddedBertQA(torch.nn.Module):
         x = emb.LayerNorm(x + emb.token_type_embeddings(token_type_ids))
         h = x.reshape(batch * width, hidden).index_select(0, real)  # (tokens, hidden)
         keys = attention_mask.bool()[:, None, None, :]  # attend to real tokens of the same window only
-        for i, layer in enumerate(self.layers):
-            if self.int8:
-                qkv_p, out_p, in_p, ffo_p = self.products[i]
-            else:
-                qkv_p = None
-                out_p, in_p, ffo_p = layer.attention.output.dense, layer.intermediate.dense, layer.output.dense
-            qkv = qkv_p(h) if qkv_p is not None else F.linear(h, self.qkv_weight[i], self.qkv_bias[i])
+        for layer, (qkv_p, out_p, in_p, ffo_p) in zip(self.layers, self.products, strict=True):
+            qkv = qkv_p(h)
             padded = qkv.new_zeros(batch * width, 3 * hidden).index_copy(0, real, qkv)
             q, k, v = padded.view(batch, width, 3, heads, hidden // heads).permute(2, 0, 3, 1, 4)
             ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=keys)
