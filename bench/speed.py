@@ -7,6 +7,8 @@
     python bench/speed.py --latency-only --only "product, eager PyTorch" --repeats 8   # frozen vs eager only
     python bench/speed.py --latency-only --only "product, ONNX int8 reader" --repeats 8   # ONNX int8 vs TorchScript
     python bench/speed.py --repeats 5 --only "product, fp32 unpadded reader (shipped before)" --workers 1 2
+    python bench/speed.py --repeats 5 --only "product, fp32 unpadded reader (shipped before)" \
+        "product, second read int8 (shipped before)" --workers 1 2
 
 Corpus (``common.scale_corpus``): real SQuAD v1.1 train paragraphs with real vectors up to 10k passages,
 synthetic passages above (real sentences shuffled, vectors = real vectors + noise); one real train question per
@@ -25,8 +27,10 @@ median), so the ratios compare like with like:
   no micro-batching, FAISS searching with its default thread count;
 - ``product, no micro-batching``: the product with ``SpanReaderSettings(micro_batch=False)``;
 - ``product, fp32 unpadded reader (shipped before)``: every read in fp32 (``runtime="torchscript-unpadded"``), as
-  shipped before the second read (the passages read after an unsure first read) ran in int8;
-- ``product, int8 for every read``: the first read in int8 as well (``runtime="torchscript-unpadded-int8"``).
+  shipped before any read ran in int8;
+- ``product, second read int8 (shipped before)``: the first read (top 2 passages) in fp32, the second (the
+  passages read after an unsure first read) in int8, as shipped before int8 scaled each token on its own and
+  took every read (``qa/readers/unpadded.py``).
 
 Throughput: 200 questions submitted at once from 8 client threads, to one in-process service and to an
 ``AnswerPool`` of N worker processes sharing the same read-only index folder.
@@ -61,6 +65,7 @@ EAGER = ("before", "product, eager PyTorch")  # configurations timed with the ea
 PREVIOUS = "product as shipped before (padded TorchScript reader, no micro-batching, 2 FAISS threads)"
 AS_BEFORE = ("before", PREVIOUS)  # FAISS searches with its default thread count, as shipped before
 FP32_UNPADDED = "product, fp32 unpadded reader (shipped before)"
+SECOND_INT8 = "product, second read int8 (shipped before)"
 
 
 def _environment(name: str, encoder) -> None:
@@ -82,7 +87,9 @@ def _configs(exits: list[str]) -> dict[str, QASettings]:
         PREVIOUS: QASettings(span=SpanReaderSettings(runtime="torchscript", micro_batch=False)),
         "product, no micro-batching": QASettings(span=SpanReaderSettings(micro_batch=False)),
         FP32_UNPADDED: QASettings(span=SpanReaderSettings(runtime="torchscript-unpadded")),
-        "product, int8 for every read": QASettings(span=SpanReaderSettings(runtime="torchscript-unpadded-int8")),
+        SECOND_INT8: QASettings(
+            span=SpanReaderSettings(runtime="torchscript-unpadded", second_read_runtime="torchscript-unpadded-int8")
+        ),
         "product": QASettings(),
     }
     for spec in exits:  # "FIRST:LEVEL": read the top FIRST passages first, stop at confidence LEVEL
@@ -128,7 +135,8 @@ def _latency(services: dict[str, QA], encoder, questions: list[str], repeats: in
 
 def _startup(repeats: int = 3) -> dict:
     """Seconds to load the reader in eager PyTorch, frozen TorchScript (tracing, freezing and the check against
-    eager), ONNX int8 (graph cached) and unpadded int8 TorchScript (shipped), to export the int8 graph on first use (once per reader file), and to freeze
+    eager), ONNX int8 (graph cached) and unpadded fp32 and int8 TorchScript (int8 shipped), to export the ONNX int8
+    graph on first use (once per reader file), and to freeze
     the question encoder: the start-up cost of each runtime, per process."""
     import os
     import tempfile
@@ -142,7 +150,8 @@ def _startup(repeats: int = 3) -> dict:
         "fp32": "load reader, eager",
         "torchscript": "load reader, torchscript",
         "onnx-int8": "load reader, onnx-int8 (graph cached)",
-        "torchscript-unpadded-int8": "load reader, unpadded int8 TorchScript",
+        "torchscript-unpadded": "load reader, unpadded fp32 TorchScript",
+        "torchscript-unpadded-int8": "load reader, unpadded int8 TorchScript (shipped)",
     }
     times: dict[str, list[float]] = {label: [] for label in [*labels.values(), "freeze encoder"]}
     with tempfile.TemporaryDirectory() as tmp, patch.dict(os.environ, {"XDG_CACHE_HOME": tmp}):  # an empty cache
@@ -211,6 +220,10 @@ def run_size(
         ("product", product.span),
         ("product, no micro-batching", replace(product.span, micro_batch=False)),
         ("product, fp32 unpadded reader", replace(product.span, runtime="torchscript-unpadded")),
+        (
+            "product, second read int8 (shipped before)",
+            replace(product.span, runtime="torchscript-unpadded", second_read_runtime="torchscript-unpadded-int8"),
+        ),
         ("product, micro-batching with 3 ms wait", replace(product.span, micro_batch=True, batch_wait_ms=3.0)),
     ):
         qa = QA(store, replace(product, span=span))

@@ -400,3 +400,25 @@ def test_padded_batches_pad_like_the_tokenizer():
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
     assert batch["token_type_ids"].tolist() == [[0, 0, 0], [0, 0, 0]]
     assert all(a.dtype.name == "int64" for a in batch.values())
+
+
+def test_int8_linear_scales_each_token_on_its_own():
+    """Int8 products quantize each row (token) with its own scale: a token with huge values does not coarsen the
+    others, an all-zero token gives the bias, and the result tracks fp32 closely."""
+    import torch
+
+    from qa.readers.unpadded import int8_linear
+
+    torch.manual_seed(0)
+    weight, bias = torch.randn(48, 64) * 0.05, torch.randn(48)
+    x = torch.randn(5, 64)
+    x[1] *= 1000.0  # one token with a range a thousand times the others'
+    x[3] = 0.0
+    layer = int8_linear(weight, bias)
+    with torch.inference_mode():
+        got, want = layer(x), torch.nn.functional.linear(x, weight, bias)
+    assert torch.equal(got[3], bias)
+    for row in (0, 1, 2, 4):  # per-row error ~1% of the row's own output scale, the huge row included
+        err = float((got[row] - want[row]).abs().max()) / float((want[row] - bias).abs().max())
+        assert err < 0.03, (row, err)
+    assert layer.weight.dtype == torch.int8 and layer.weight.shape == (64, 48)

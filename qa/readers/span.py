@@ -61,8 +61,8 @@ class SpanReaderSettings:
     questions then cost only their own tokens, and one process answers 20.0 vs 15.2 questions/s from 8 client
     threads at the same single-question latency (``bench/results/speed_microbatch.md``, 2 cores).
     ``second_read_runtime``: the TorchScript runtime of the second read (the passages read after an unsure first
-    read); None: the one shipped in ``reader.json`` (``torchscript-unpadded-int8``) when ``runtime`` is None too,
-    else ``runtime`` (a runtime chosen explicitly reads everything).
+    read); None: ``reader.json``'s ``second_read_runtime`` when ``runtime`` is None too (the shipped reader has none:
+    its int8 graph reads everything), else ``runtime`` (a runtime chosen explicitly reads everything).
     """
 
     passages: int | None = None

@@ -9,50 +9,48 @@ it has the same weights and arithmetic as ``BertForQuestionAnswering`` (start/en
 positions get logit 0, which ``context_mask`` excludes anyway). The query, key and value projections run as one
 product. It is frozen with TorchScript like the padded graph (``index/torchscript.py``).
 
-``int8=True`` runs the four matrix products of every layer as PyTorch dynamic int8 products (its x86 engine): int8
-weights per output channel, which are exactly the shipped int8 weights (``reader-int8.safetensors`` stores
-per-row int8 with their scales, so quantizing the expanded weights again gives back the same integers), and
-activations quantized per call over the real tokens only (padding never widens their range). Attention, layer
-norms, GELU and the answer head stay fp32. On CPUs with VNNI the activations use the full 8-bit range; without it
-the kernel's 16-bit intermediate sums could saturate, so they use 7 bits (``reduce_range``), as PyTorch does.
+``int8=True`` runs the four matrix products of every layer in int8 (``Int8Linear``): int8 weights per output
+channel, which are exactly the shipped int8 weights (``reader-int8.safetensors`` stores per-row int8 with their
+scales, so quantizing the expanded weights again gives back the same integers), times int8 activations quantized
+symmetrically per token (each token's row of the product's input gets its own scale, max|x|/127), multiplied with
+32-bit sums (``torch._int_mm``: exact on every CPU, VNNI where there is one) and scaled back per token and channel.
+A scale per token instead of one per call (PyTorch's dynamic int8 layers) keeps a token with a few large values
+from coarsening every other token's grid: on all 5,397 gold paragraphs of SQuAD dev half a the int8 reader loses
+0.08 F1 to fp32 this way, 0.36 with PyTorch's per-call scales, at the same speed. Attention, layer norms, GELU and
+the answer head stay fp32.
 """
 
 from __future__ import annotations
-
-import warnings
-from functools import lru_cache
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 
-@lru_cache(maxsize=1)
-def has_vnni() -> bool:
-    """Whether this CPU multiplies uint8 x int8 with 32-bit sums (AVX-512 VNNI or AVX-VNNI; Linux only)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    return "avx512_vnni" in flags or "avx_vnni" in flags
+class Int8Linear(torch.nn.Module):
+    """``y = x W^T + b`` with ``W`` in int8 per output channel and ``x`` quantized to int8 per row (token)."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        super().__init__()
+        weight = weight.detach().float()
+        scale = weight.abs().amax(dim=1) / 127.0
+        scale[scale == 0] = 1.0
+        # (in, out) int8: the layout torch._int_mm multiplies
+        self.register_buffer("weight", torch.round(weight / scale[:, None]).to(torch.int8).t().contiguous())
+        self.register_buffer("scale", scale)
+        self.register_buffer("bias", bias.detach().float().clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # max |x| per row from max and min (no |x| temporary); in-place rounding: fewer large temporaries
+        row = torch.maximum(x.amax(dim=1, keepdim=True), -x.amin(dim=1, keepdim=True)).clamp_min(1e-12) / 127.0
+        q = (x * row.reciprocal()).round_().to(torch.int8)
+        return torch._int_mm(q, self.weight).float().mul_(row).mul_(self.scale).add_(self.bias)
 
 
 def int8_linear(weight: torch.Tensor, bias: torch.Tensor) -> torch.nn.Module:
-    """A dynamic int8 linear layer with ``weight`` quantized symmetrically per output channel (scale max|w|/127)."""
-    import torch.ao.nn.quantized.dynamic as nnqd
-
-    weight, bias = weight.detach().float(), bias.detach().float()
-    scale = weight.abs().amax(dim=1) / 127.0
-    scale[scale == 0] = 1.0
-    zero = torch.zeros(weight.shape[0], dtype=torch.long)
-    with warnings.catch_warnings():  # quantized tensors are deprecated for future PyTorch releases; torch is pinned
-        warnings.simplefilter("ignore", UserWarning)
-        q = torch.quantize_per_channel(weight, scale.double(), zero, 0, torch.qint8)
-    layer = nnqd.Linear(weight.shape[1], weight.shape[0], dtype=torch.qint8)
-    layer.set_weight_bias(q, bias)
-    # nnqd.Linear.forward passes reduce_range=True (7-bit activations) from its version 4 on, and the kernel's default
-    # (the full 8 bits) below it: the full range only where VNNI keeps the sums exact
-    layer.version = 4 if not has_vnni() else 3
+    """The int8 form of a linear layer (``Int8Linear``); raises RuntimeError where int8 products do not run."""
+    layer = Int8Linear(weight, bias)
+    with torch.inference_mode():
+        layer(torch.ones(2, weight.shape[1]))  # fails here, at load, if this build of PyTorch lacks the kernel
     return layer
 
 
