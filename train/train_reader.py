@@ -528,7 +528,7 @@ def main() -> None:
         for tag in ("weights", "weights-ema"):
             (args.out / f"{tag}.json").write_text(json.dumps(info, indent=2))
 
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16")
+    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=args.precision == "bf16")  # cpu or cuda
     decay = args.ema
     window: list[float] = []
     finished = False
