@@ -70,7 +70,7 @@ def freeze(model, reference=None, tolerance: float = TOLERANCE) -> Callable | No
                     if w.dim() > keep.dim():
                         keep = keep[..., None].expand_as(w)
                     diff = float((w - o).abs()[keep].max()) if keep.any() else 0.0
-                    if diff > tolerance:
+                    if not diff <= tolerance:  # NaN fails too
                         raise ValueError(f"traced outputs differ from eager by {diff:.2e}")
     except Exception as e:  # noqa: BLE001 - any failure: eager PyTorch stays, slower but correct
         log.warning("TorchScript tracing failed (%s); using eager PyTorch", e)

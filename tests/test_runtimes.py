@@ -88,6 +88,12 @@ def test_tracing_that_disagrees_with_eager_falls_back_to_eager():
     run = freeze(Plain())
     assert run is not None and run(*[torch.ones(2, 3, dtype=torch.long)] * 3)[0].shape == (2, 3)
 
+    class NotANumber(torch.nn.Module):  # e.g. a broken int8 kernel: NaN is never within any tolerance
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return (input_ids.float() * attention_mask * float("nan"), token_type_ids.float())
+
+    assert freeze(NotANumber(), reference=Plain(), tolerance=1e9) is None
+
 
 def test_unknown_runtimes_are_rejected():
     with pytest.raises(ValueError, match="unknown encoder"):
