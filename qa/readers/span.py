@@ -111,15 +111,22 @@ class SpanScore(NamedTuple):
     prob: float  # softmax probability of the span among the window's candidate spans
 
 
+def quantize_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A float32 matrix as symmetric int8 per row: (int8 matrix, float32 scales of shape (rows, 1), max|row|/127).
+    The reader file stores these; the int8 runtime (``qa/readers/unpadded.py``) multiplies them."""
+    scale = np.abs(a).max(axis=1, keepdims=True) / np.float32(127.0)
+    scale[scale == 0] = 1.0
+    return np.clip(np.round(a / scale), -127, 127).astype(np.int8), scale
+
+
 def quantize_state_dict(state: dict) -> dict[str, np.ndarray]:
     """fp32 state dict -> int8 matrices with per-row float16 scales; vectors kept as float16."""
     out: dict[str, np.ndarray] = {}
     for name, t in state.items():
         a = t.detach().cpu().float().numpy()
         if a.ndim == 2 and a.size >= 4096:
-            scale = np.abs(a).max(axis=1, keepdims=True) / 127.0
-            scale[scale == 0] = 1.0
-            out[name + ".q8"] = np.clip(np.round(a / scale), -127, 127).astype(np.int8)
+            q, scale = quantize_rows(a)
+            out[name + ".q8"] = q
             out[name + ".scale"] = scale.astype(np.float16)
         else:
             out[name + ".f16"] = a.astype(np.float16)

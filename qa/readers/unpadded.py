@@ -25,18 +25,18 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from qa.readers.span import quantize_rows
+
 
 class Int8Linear(torch.nn.Module):
     """``y = x W^T + b`` with ``W`` in int8 per output channel and ``x`` quantized to int8 per row (token)."""
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
         super().__init__()
-        weight = weight.detach().float()
-        scale = weight.abs().amax(dim=1) / 127.0
-        scale[scale == 0] = 1.0
+        q, scale = quantize_rows(weight.detach().cpu().float().numpy())  # the reader file's own per-row int8
         # (in, out) int8: the layout torch._int_mm multiplies
-        self.register_buffer("weight", torch.round(weight / scale[:, None]).to(torch.int8).t().contiguous())
-        self.register_buffer("scale", scale)
+        self.register_buffer("weight", torch.from_numpy(q).t().contiguous())
+        self.register_buffer("scale", torch.from_numpy(scale[:, 0]).contiguous())
         self.register_buffer("bias", bias.detach().float().clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -56,7 +56,7 @@ def int8_linear(weight: torch.Tensor, bias: torch.Tensor) -> torch.nn.Module:
 
 class UnpaddedBertQA(torch.nn.Module):
     """Start and end logits of a ``BertForQuestionAnswering`` (eval mode), computed without padding tokens;
-    ``int8``: the layers' matrix products in dynamic int8 (see the module docstring)."""
+    ``int8``: the layers' matrix products in int8 with a scale per token (``Int8Linear``, see the module docstring)."""
 
     def __init__(self, model, int8: bool = False) -> None:
         super().__init__()
