@@ -11,7 +11,8 @@ one run on the 1,673 SQuAD v1.1 half-a passages:
   the q/k/v/output and feed-forward matrix products, 2 * tokens * (4 d^2 + 2 d f), plus attention, 4 * batch *
   length^2 * d);
 - the same encoder batching texts by characters, as builds did before (the baseline of the 2x target), and
-  from it the rate a 2x build needs: twice its passages/s times the encoder's operations per passage;
+  from it the rate a 2x build needs: twice its passages/s times the encoder's operations per passage (a lower
+  bound: a build also splits sentences and writes BM25 and FAISS, a few percent of its time, bench/build_speed.py);
 - the same matrix products alone (fp32 ``torch.mm`` on the encoder's shapes: tokens of one batch x 384 x 1,536
   and back, and x 384 x 384), and one large square product: the most these cores compute in fp32;
 - the same products in int8 with 32-bit sums (``torch._int_mm``, VNNI here), the ceiling of an int8 encoder.
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
 from common import md_table, save, squad11a
@@ -45,7 +47,8 @@ def encoder_flops(shapes: list[tuple[int, int]], real_tokens: int) -> tuple[floa
     return float(linear + attention), linear / (linear + attention), float(useful)
 
 
-def time_it(fn, repeats: int) -> float:
+def time_it(fn: Callable[[], object], repeats: int) -> float:
+    """Median seconds of ``repeats`` calls of ``fn`` after one warm-up call."""
     fn()
     out = []
     for _ in range(repeats):
@@ -153,7 +156,7 @@ def main() -> None:
         f"encoder's arithmetic ({executed / len(texts) / 1e9:.2f} GFLOP a passage).\n\n"
     )
     md += md_table(
-        ["what", "passages/s", "GFLOP/s (int8: GOP/s)", "share of the fp32 product rate"],
+        ["what", "passages/s", "GFLOP/s (int8: GOP/s)", "vs the fastest fp32 product"],
         [[r[0], "" if r[1] is None else r[1], r[2], r[3]] for r in rows],
     )
     md += (
