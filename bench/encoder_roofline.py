@@ -37,13 +37,15 @@ from index.encoder import get_encoder
 from index.passages import make_passages
 
 LAYERS, D, FF = 6, 384, 1536
+PRODUCTS = [(D, D)] * 4 + [(D, FF), (FF, D)]  # (in, out) of each layer's q, k, v, attention output, feed-forward
+TOKEN_FLOPS = sum(2 * k * n for k, n in PRODUCTS)  # one token through one layer's matrix products
 
 
 def encoder_flops(shapes: list[tuple[int, int]], real_tokens: int) -> tuple[float, float, float]:
     """(executed, matrix-product share of executed, useful) floating point operations of one pass of the encoder."""
-    linear = sum(2 * b * n * (4 * D * D + 2 * D * FF) for b, n in shapes) * LAYERS
+    linear = sum(b * n * TOKEN_FLOPS for b, n in shapes) * LAYERS
     attention = sum(4 * b * n * n * D for b, n in shapes) * LAYERS
-    useful = 2 * real_tokens * (4 * D * D + 2 * D * FF) * LAYERS
+    useful = real_tokens * TOKEN_FLOPS * LAYERS
     return float(linear + attention), linear / (linear + attention), float(useful)
 
 
@@ -85,15 +87,14 @@ def main() -> None:
     xq = {k: torch.randint(-127, 128, (tokens, k), dtype=torch.int8) for k in (D, FF)}
     wq = {kn: torch.randint(-127, 128, kn, dtype=torch.int8) for kn in w}
     big = torch.randn(2048, 2048)
-    per_layer = [(D, D)] * 4 + [(D, FF), (FF, D)]  # q, k, v, attention output, feed-forward in and out
-    layer_flops = sum(2 * tokens * k * n for k, n in per_layer)
+    layer_flops = tokens * TOKEN_FLOPS
 
     def fp32_layer() -> None:
-        for k, n in per_layer:
+        for k, n in PRODUCTS:
             torch.mm(x[k], w[(k, n)])
 
     def int8_layer() -> None:
-        for k, n in per_layer:
+        for k, n in PRODUCTS:
             torch._int_mm(xq[k], wq[(k, n)])
 
     times = {"before": [], "encoder": [], "fp32": [], "int8": [], "square": []}

@@ -214,16 +214,13 @@ def run_size(
         res["peak_rss_mb"] = peak_rss_mb()
         return res
     res["throughput"]["in-process, before"] = _throughput(services["before"].answer, questions)
-    product = QASettings()
+    product, configs = QASettings(), _configs([])
     for label, span in (
         ("product, reading all 5 at once", replace(product.span, early_exit=1.0)),
         ("product", product.span),
         ("product, no micro-batching", replace(product.span, micro_batch=False)),
-        ("product, fp32 unpadded reader", replace(product.span, runtime="torchscript-unpadded")),
-        (
-            "product, second read int8 (shipped before)",
-            replace(product.span, runtime="torchscript-unpadded", second_read_runtime="torchscript-unpadded-int8"),
-        ),
+        ("product, fp32 unpadded reader", configs[FP32_UNPADDED].span),
+        (SECOND_INT8, configs[SECOND_INT8].span),
         ("product, micro-batching with 3 ms wait", replace(product.span, micro_batch=True, batch_wait_ms=3.0)),
     ):
         qa = QA(store, replace(product, span=span))
