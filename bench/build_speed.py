@@ -1,6 +1,6 @@
 """Index build speed by encoder runtime, with what each stage costs and whether retrieval stays the same.
 
-    python bench/build_speed.py [--encoders torch onnx-fp32 onnx-int8] [--repeats 2]
+    python -m bench.build_speed [--encoders torch onnx-fp32 onnx-int8] [--repeats 2]
 
 Same documents (the 24 SQuAD v1.1 dev half-a articles, 1,673 passages), same process, configurations interleaved
 (each repeat times every one in turn): a fresh build of a FAISS index (split into passages, embed, BM25, FAISS,
@@ -18,17 +18,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import md_table, save, squad11a
-
-from index.backend import IndexSettings
-from index.encoder import get_encoder
-from index.faiss_store import FaissStore
-from index.passages import make_passages
+from bench.common import md_table, save, squad11a
+from docqa.index.backend import IndexSettings
+from docqa.index.encoder import get_encoder
+from docqa.index.faiss_store import FaissStore
+from docqa.index.passages import make_passages
 
 
 def recall(view, qs, enc, ks=(1, 5, 20)) -> dict[int, float]:
     qv = enc.encode([q.question for q in qs], batch_size=128)
-    from qa.fusion import FusionSettings, fuse
+    from docqa.qa.fusion import FusionSettings, fuse
 
     hits = {k: 0 for k in ks}
     for q, v in zip(qs, qv, strict=True):

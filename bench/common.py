@@ -5,26 +5,24 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from docqa.index.backend import IndexSettings
+from docqa.index.faiss_store import FaissStore, FaissView
+from docqa.index.ingest import normalize_text
+from docqa.index.sync import sync_documents
+from docqa.index.types import Document
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 DATA = Path(os.environ.get("DOCQA_DATA", ROOT.parent / "shared" / "data"))
 OUT = ROOT / "bench" / "out"
 RESULTS = ROOT / "bench" / "results"
 warnings.filterwarnings("ignore")
 
-from index.backend import IndexSettings  # noqa: E402
-from index.faiss_store import FaissStore, FaissView  # noqa: E402
-from index.ingest import normalize_text  # noqa: E402
-from index.sync import sync_documents  # noqa: E402
-from index.types import Document  # noqa: E402
-from qa.metrics import best_over, exact_match, f1_score, normalize_answer  # noqa: E402,F401
 
 SQUAD11_A = DATA / "squad" / "dev-v1.1.half-a.json"
 SQUAD20_A = DATA / "squad" / "dev-v2.0.half-a.json"
@@ -139,10 +137,38 @@ def md_table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(out)
 
 
+def machine() -> dict:
+    """The CPU this ran on: model, cores, memory and the instruction sets that decide what runs fast."""
+    model, flags = "unknown", set()
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name":
+            model = value.strip()
+        elif key.strip() == "flags":
+            flags = set(value.split())
+    wanted = ["avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "amx_tile"]
+    mem = next(
+        (int(ln.split()[1]) for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")), 0
+    )
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem / 1024**2, 1),
+        "flags": [f for f in wanted if f in flags],
+    }
+
+
+def machine_line() -> str:
+    m = machine()
+    return f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; CPU flags: {' '.join(m['flags']) or 'none of interest'}"
+
+
 def save(name: str, markdown: str, data: dict) -> None:
+    """Write ``bench/results/<name>.md`` and ``.json`` (the latest result of each benchmark), with the machine."""
     RESULTS.mkdir(parents=True, exist_ok=True)
+    markdown = markdown + "\n\n" + machine_line()
     (RESULTS / f"{name}.md").write_text(markdown + "\n", encoding="utf-8")
-    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+    (RESULTS / f"{name}.json").write_text(json.dumps({**data, "machine": machine()}, indent=1), encoding="utf-8")
     print(markdown)
     print(f"\nsaved bench/results/{name}.md and .json")
 
@@ -170,7 +196,7 @@ class LookupEncoder:
     """The real encoder, except that texts with a known vector get it from a table (synthetic corpora)."""
 
     def __init__(self, table: dict[str, np.ndarray]) -> None:
-        from index.encoder import get_encoder
+        from docqa.index.encoder import get_encoder
 
         self.real = get_encoder()
         self.table = table
@@ -187,25 +213,38 @@ class LookupEncoder:
 
 
 def scale_corpus(n_passages: int, real_max: int = 10_000) -> tuple[list[Document], LookupEncoder, list[str]]:
-    """About ``n_passages`` passages: real SQuAD train paragraphs (real vectors, embedded once and cached) up to
-    ``real_max``, then synthetic one-passage documents of 4 real sentences in a random order whose vectors are a
-    real passage vector plus noise (re-normalised). Returns documents, an encoder that knows every synthetic
-    vector, and one real question per real paragraph. Synthetic sentence boundaries are registered so that
-    passage splitting does not run spaCy on them (``synthetic_spans``)."""
-    from index.passages import make_passages
+    """About ``n_passages`` passages: the 24 articles of SQuAD v1.1 dev half a, then real SQuAD train paragraphs as
+    distractors (real vectors, embedded once and cached) up to ``real_max``, then synthetic one-passage documents
+    of 4 real sentences in a random order whose vectors are a real passage vector plus noise (re-normalised).
+    Returns documents, an encoder that knows every synthetic vector, and the dev half-a questions (one per
+    paragraph, in a fixed shuffled order): questions the reader never trained on, so its early exit fires as
+    often as on a user's. Synthetic sentence boundaries are registered so that passage splitting does not run
+    spaCy on them (``synthetic_spans``)."""
+    import random
 
+    from docqa.index.passages import make_passages
+
+    dev_docs, dev_qs = squad11a()
+    docs, n = [], 0
+    for d in dev_docs:
+        docs.append(d)
+        n += len(make_passages(d))
+    seen, questions = set(), []
+    for q in dev_qs:  # one question per paragraph
+        if q.context not in seen:
+            seen.add(q.context)
+            questions.append(q.question)
+    random.Random(0).shuffle(questions)
     paras = squad_train_paragraphs()
-    docs, questions, n = [], [], 0
-    for pid, ctx, qs in paras:
+    for pid, ctx, _ in paras:
         d = Document(pid, f"squad-train/{pid}", normalize_text(ctx), "", pid)
         k = len(make_passages(d))
         if n + k > min(n_passages, real_max):
             break
         docs.append(d)
-        questions += qs[:1]
         n += k
-    cache = OUT / "cache" / f"train-vectors-{len(docs)}.npz"
-    from index.encoder import get_encoder
+    cache = OUT / "cache" / f"dev-a-train-vectors-{len(docs)}.npz"
+    from docqa.index.encoder import get_encoder
 
     real_passages = [p.text for d in docs for p in make_passages(d)]
     if cache.exists():
@@ -240,8 +279,8 @@ SYNTHETIC_SPANS: dict[str, list[tuple[int, int]]] = {}
 
 def fast_synthetic_splitting() -> None:
     """Split synthetic documents at their known sentence boundaries (real ones still go through spaCy)."""
-    import index.passages as passages
-    from index.types import Span
+    import docqa.index.passages as passages
+    from docqa.index.types import Span
 
     real = passages.split_sentences
 

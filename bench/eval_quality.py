@@ -1,10 +1,10 @@
 """Answer and retrieval quality on data nobody here wrote (reads ../shared/data).
 
-    python bench/eval_quality.py squad      # SQuAD v1.1 dev half a, open setting: recall@k, sentence hits, EM/F1
-    python bench/eval_quality.py fusion     # fusion and passage-size grid on half a (recall@1/5/20)
-    python bench/eval_quality.py v2         # SQuAD v2.0 dev half a: abstention, threshold sweep
-    python bench/eval_quality.py scifact    # SciFact: nDCG@10, recall@100 for BM25, dense, fused
-    python bench/eval_quality.py all
+    python -m bench.eval_quality squad      # SQuAD v1.1 dev half a, open setting: recall@k, sentence hits, EM/F1
+    python -m bench.eval_quality fusion     # fusion and passage-size grid on half a (recall@1/5/20)
+    python -m bench.eval_quality v2         # SQuAD v2.0 dev half a: abstention, threshold sweep
+    python -m bench.eval_quality scifact    # SciFact: nDCG@10, recall@100 for BM25, dense, fused
+    python -m bench.eval_quality all
 
 Tables go to stdout and bench/results/*.md|json; recall@k curves to bench/results/recall_curves.png.
 """
@@ -16,7 +16,8 @@ import dataclasses
 import math
 
 import numpy as np
-from common import (
+
+from bench.common import (
     RESULTS,
     best_over,
     cached_index,
@@ -29,13 +30,12 @@ from common import (
     squad11a,
     squad20a,
 )
-
-from index.backend import IndexSettings
-from index.encoder import get_encoder
-from index.passages import PassageSettings
-from qa.fusion import FusionSettings, fuse
-from qa.pipeline import QA
-from qa.settings import QASettings
+from docqa.index.backend import IndexSettings
+from docqa.index.encoder import get_encoder
+from docqa.index.passages import PassageSettings
+from docqa.qa.fusion import FusionSettings, fuse
+from docqa.qa.pipeline import QA
+from docqa.qa.settings import QASettings
 
 KS = (1, 5, 20)
 
@@ -312,7 +312,7 @@ def main() -> None:
     )
     ap.add_argument("--limit", type=int, default=0, help="answer only the first N questions (0 = all)")
     args = ap.parse_args()
-    from qa.readers.span import MODEL_DIR
+    from docqa.qa.readers.span import MODEL_DIR
 
     if not (MODEL_DIR / "reader.json").exists():
         args.readers = [r for r in args.readers if r != "span"]

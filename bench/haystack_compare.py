@@ -1,6 +1,6 @@
 """The same hybrid retrieval with Haystack (in-memory BM25 + embedding retrievers + DocumentJoiner RRF).
 
-    pip install -e ".[bench]"; python bench/haystack_compare.py [--limit N]
+    pip install -e ".[bench]"; python -m bench.haystack_compare [--limit N]
 
 Same passages (DocQA's passages of SQuAD v1.1 dev half a), same model (the bundled all-MiniLM-L6-v2, which
 Haystack's SentenceTransformersTextEmbedder loads from the same folder), same candidate depth (50 per
@@ -13,11 +13,11 @@ import argparse
 import time
 
 import numpy as np
-from common import cached_index, md_table, save, squad11a
 
-from index.encoder import get_encoder, model_path
-from qa.retrieve import Retriever
-from qa.settings import QASettings
+from bench.common import cached_index, md_table, save, squad11a
+from docqa.index.encoder import get_encoder, model_path
+from docqa.qa.retrieve import Retriever
+from docqa.qa.settings import QASettings
 
 
 def main() -> None:

@@ -1,8 +1,8 @@
 """Load test: users who each ask a question every few seconds, against a real ``docqa serve``, while the index swaps.
 
-    python bench/load.py --users 50 --every 5 --seconds 60                 # the target: 0 errors, p95 < 1 s
-    python bench/load.py --users 50 75 100 125 150 --every 5 --seconds 60  # the largest number keeping p95 < 1 s
-    python bench/load.py --users 50 --every 0 --seconds 60 --workers 2     # closed loop: answers/s at saturation
+    python -m bench.load --users 50 --every 5 --seconds 60                 # the target: 0 errors, p95 < 1 s
+    python -m bench.load --users 50 75 100 125 150 --every 5 --seconds 60  # the largest number keeping p95 < 1 s
+    python -m bench.load --users 50 --every 0 --seconds 60 --workers 2     # closed loop: answers/s at saturation
 
 The server is the installed ``docqa serve`` (optionally ``--workers N``) on a copy of ``seeds/``, in its own
 process, over loopback. Each user asks ``POST /api/answer`` every ``--every`` seconds (open loop: a user's
@@ -25,10 +25,10 @@ import threading
 import time
 
 import numpy as np
-from common import md_table, save
-from served import Served, ask, multipart, request, serve_seeds
 
-from qa.types import answer_json_is_consistent
+from bench.common import md_table, save
+from bench.served import Served, ask, multipart, request, serve_seeds
+from docqa.qa.types import answer_json_is_consistent
 
 QUESTIONS = [
     "What is THAAD?",

@@ -1,9 +1,9 @@
 """Milvus vs FAISS + BM25, side by side in the same run.
 
-    python bench/milvus_compare.py quality [--every 3]     # SQuAD v1.1 half a: recall@1/5/20, EM/F1
-    python bench/milvus_compare.py latency --sizes 10000 100000
-    python bench/milvus_compare.py scale --sizes 1000000   # build time, query latency, memory (one size a process)
-    python bench/milvus_compare.py reopen DIR              # a Milvus Lite index folder built earlier, opened afresh
+    python -m bench.milvus_compare quality [--every 3]     # SQuAD v1.1 half a: recall@1/5/20, EM/F1
+    python -m bench.milvus_compare latency --sizes 10000 100000
+    python -m bench.milvus_compare scale --sizes 1000000   # build time, query latency, memory (one size a process)
+    python -m bench.milvus_compare reopen DIR              # a Milvus Lite index folder built earlier, opened afresh
 
 ``quality`` indexes the 24 half-a articles in both backends (same passages, same model, same fusion) and
 compares retrieval and end-to-end answers (product defaults, and never abstaining). ``latency`` and ``scale``
@@ -25,7 +25,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import (
+
+from bench.common import (
     OUT,
     best_over,
     exact_match,
@@ -39,14 +40,13 @@ from common import (
     squad11a,
     squad_train_paragraphs,
 )
-
-from index.backend import IndexSettings
-from index.faiss_store import FaissStore
-from index.milvus_store import MilvusStore
-from index.sync import sync_documents
-from qa.fusion import FusionSettings, fuse
-from qa.pipeline import QA
-from qa.settings import QASettings
+from docqa.index.backend import IndexSettings
+from docqa.index.faiss_store import FaissStore
+from docqa.index.milvus_store import MilvusStore
+from docqa.index.sync import sync_documents
+from docqa.qa.fusion import FusionSettings, fuse
+from docqa.qa.pipeline import QA
+from docqa.qa.settings import QASettings
 
 
 def _stores(name: str, docs, encoder=None) -> dict:
@@ -105,8 +105,8 @@ def cmd_quality(args) -> None:
 
 
 def _latency(store, questions, enc, repeats: int = 3) -> dict:
-    from qa.retrieve import Retriever
-    from qa.timing import Timings
+    from docqa.qa.retrieve import Retriever
+    from docqa.qa.timing import Timings
 
     ret = Retriever(enc, FusionSettings())
     view = store.view()
@@ -127,7 +127,7 @@ def _latency(store, questions, enc, repeats: int = 3) -> dict:
 def reopen_milvus(index_dir: Path) -> dict:
     """Open a Milvus Lite index built earlier (by ``child``) as a fresh reader would, and measure it: the time to
     open it (documents read back), retrieval latency, memory of this process, disk."""
-    from index.encoder import get_encoder
+    from docqa.index.encoder import get_encoder
 
     # the questions ``scale_corpus`` asks (the first question of each train paragraph, in its order) and the model;
     # the corpus itself is on disk, so it is neither rebuilt nor held in this process

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import ROOT
+from bench.common import ROOT
 
 
 def request(url: str, method: str = "GET", body: bytes | None = None, headers: dict | None = None):

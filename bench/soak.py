@@ -1,6 +1,6 @@
 """Soak: loopback clients for minutes against a real ``docqa serve`` process, mixing questions, uploads, deletions.
 
-    python bench/soak.py --clients 20 --minutes 10
+    python -m bench.soak --clients 20 --minutes 10
 
 The server runs as its own process (the installed ``docqa serve`` on a copy of the seeds, in a temporary folder),
 so its memory is measured from outside (psutil, every 5 s). Each client loops: mostly questions through
@@ -22,10 +22,10 @@ import threading
 import time
 
 import numpy as np
-from common import md_table, save
-from served import Served, multipart, request, serve_seeds
 
-from qa.types import answer_json_is_consistent
+from bench.common import md_table, save
+from bench.served import Served, multipart, request, serve_seeds
+from docqa.qa.types import answer_json_is_consistent
 
 QUESTIONS = [
     "What is THAAD?",

@@ -1,18 +1,16 @@
 """Speed of the product path: ``QA.answer()`` with the product defaults, by stage, and answers per second.
 
-    python bench/speed.py                          # 10k passages: latency by stage, then throughput
-    python bench/speed.py --sizes 10000 100000     # one process per size
-    python bench/speed.py --workers 1 2 4          # throughput of the process pool (``docqa serve --workers N``)
-    python bench/speed.py --exits 2:0.3 --latency-only   # also: read the top 2 first, stop at confidence 0.3
-    python bench/speed.py --latency-only --only "product, eager PyTorch" --repeats 8   # frozen vs eager only
-    python bench/speed.py --latency-only --only "product, ONNX int8 reader" --repeats 8   # ONNX int8 vs TorchScript
-    python bench/speed.py --repeats 5 --only "product, fp32 unpadded reader (shipped before)" --workers 1 2
-    python bench/speed.py --repeats 5 --only "product, fp32 unpadded reader (shipped before)" \
-        "product, second read int8 (shipped before)" --workers 1 2
+    python -m bench.speed                          # 10k passages: latency by stage, then throughput
+    python -m bench.speed --sizes 10000 100000     # one process per size
+    python -m bench.speed --workers 1 2 4          # throughput of the process pool (``docqa serve --workers N``)
+    python -m bench.speed --exits 2:0.3 --latency-only   # also: read the top 2 first, stop at confidence 0.3
+    python -m bench.speed --latency-only --only "product, eager PyTorch" --repeats 8   # frozen vs eager only
+    python -m bench.speed --repeats 5 --only "product, fp32 unpadded reader" --workers 1 2
 
-Corpus (``common.scale_corpus``): real SQuAD v1.1 train paragraphs with real vectors up to 10k passages,
-synthetic passages above (real sentences shuffled, vectors = real vectors + noise); one real train question per
-real paragraph is asked. Every configuration runs in the same process on the same questions, interleaved (each of
+Corpus (``common.scale_corpus``): SQuAD v1.1 dev half a and train paragraphs with real vectors up to 10k
+passages, synthetic passages above (real sentences shuffled, vectors = real vectors + noise); dev half-a
+questions are asked (never seen in training), and the share of answers that stopped after the first read (early
+exit) is reported. Every configuration runs in the same process on the same questions, interleaved (each of
 3 passes asks every configuration in turn, after a warm-up; median and p95 of all answers, and each pass's
 median), so the ratios compare like with like:
 
@@ -21,16 +19,8 @@ median), so the ratios compare like with like:
 - ``product``: today's defaults (``QASettings()``, the reader runtime and passages shipped in ``reader.json``);
 - ``product, eager PyTorch``: the same with the question encoder and the reader in eager PyTorch instead of
   the shipped runtimes; ``before`` runs eager too, as it did when filed;
-- ``product, ONNX int8 reader``: the reader as a fused ONNX Runtime graph with int8 matrix products
-  (``qa/readers/onnx_runtime.py``) instead of the shipped frozen TorchScript graph (``index/torchscript.py``);
-- ``product as shipped before``: the padded TorchScript reader (``torchscript``, not ``torchscript-unpadded``),
-  no micro-batching, FAISS searching with its default thread count;
 - ``product, no micro-batching``: the product with ``SpanReaderSettings(micro_batch=False)``;
-- ``product, fp32 unpadded reader (shipped before)``: every read in fp32 (``runtime="torchscript-unpadded"``), as
-  shipped before any read ran in int8;
-- ``product, second read int8 (shipped before)``: the first read (top 2 passages) in fp32, the second (the
-  passages read after an unsure first read) in int8, as shipped before int8 scaled each token on its own and
-  took every read (``qa/readers/unpadded.py``).
+- ``product, fp32 unpadded reader``: every read in fp32 (``runtime="torchscript-unpadded"``) instead of int8.
 
 Throughput: 200 questions submitted at once from 8 client threads, to one in-process service and to an
 ``AnswerPool`` of N worker processes sharing the same read-only index folder.
@@ -48,24 +38,22 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
-from common import OUT, fast_synthetic_splitting, md_table, peak_rss_mb, save, scale_corpus
 
-from index import faiss_store
-from index.backend import IndexSettings
-from index.faiss_store import QUERY_THREADS, FaissStore
-from index.sync import sync_documents
-from qa.pipeline import QA
-from qa.readers.span import SpanReaderSettings
-from qa.settings import QASettings
+from bench.common import OUT, fast_synthetic_splitting, md_table, peak_rss_mb, save, scale_corpus
+from docqa.index import faiss_store
+from docqa.index.backend import IndexSettings
+from docqa.index.faiss_store import QUERY_THREADS, FaissStore
+from docqa.index.sync import sync_documents
+from docqa.qa.pipeline import QA
+from docqa.qa.readers.span import SpanReaderSettings
+from docqa.qa.settings import QASettings
 
 STAGES = ["embed_query", "dense", "bm25", "fusion", "read", "total"]
 
 
 EAGER = ("before", "product, eager PyTorch")  # configurations timed with the eager PyTorch question encoder
-PREVIOUS = "product as shipped before (padded TorchScript reader, no micro-batching, 2 FAISS threads)"
-AS_BEFORE = ("before", PREVIOUS)  # FAISS searches with its default thread count, as shipped before
-FP32_UNPADDED = "product, fp32 unpadded reader (shipped before)"
-SECOND_INT8 = "product, second read int8 (shipped before)"
+AS_BEFORE = ("before",)  # FAISS searches with its default thread count, as it did then
+FP32_UNPADDED = "product, fp32 unpadded reader"
 
 
 def _environment(name: str, encoder) -> None:
@@ -83,13 +71,8 @@ def _configs(exits: list[str]) -> dict[str, QASettings]:
         ),
         "product, reading all 5 passages at once": QASettings(span=SpanReaderSettings(early_exit=1.0)),
         "product, eager PyTorch": QASettings(span=SpanReaderSettings(runtime="fp32")),
-        "product, ONNX int8 reader": QASettings(span=SpanReaderSettings(runtime="onnx-int8")),
-        PREVIOUS: QASettings(span=SpanReaderSettings(runtime="torchscript", micro_batch=False)),
         "product, no micro-batching": QASettings(span=SpanReaderSettings(micro_batch=False)),
         FP32_UNPADDED: QASettings(span=SpanReaderSettings(runtime="torchscript-unpadded")),
-        SECOND_INT8: QASettings(
-            span=SpanReaderSettings(runtime="torchscript-unpadded", second_read_runtime="torchscript-unpadded-int8")
-        ),
         "product": QASettings(),
     }
     for spec in exits:  # "FIRST:LEVEL": read the top FIRST passages first, stop at confidence LEVEL
@@ -109,6 +92,7 @@ def _latency(services: dict[str, QA], encoder, questions: list[str], repeats: in
         _environment(name, encoder)
         for q in questions[:5]:
             qa.answer(q)
+    reads = {name: (qa.span_reader.reads, qa.span_reader.early_exits) for name, qa in services.items()}
     for _ in range(repeats):
         for name, qa in services.items():
             _environment(name, encoder)
@@ -127,6 +111,9 @@ def _latency(services: dict[str, QA], encoder, questions: list[str], repeats: in
             k: {"p50": statistics.median(v), "p95": float(np.percentile(v, 95))} for k, v in stages[name].items()
         }
         lat["answered"] = found[name] / (repeats * len(questions))
+        reader = services[name].span_reader
+        n_reads, n_exits = reader.reads - reads[name][0], reader.early_exits - reads[name][1]
+        lat["early_exit_share"] = n_exits / n_reads if n_reads else 0.0
         lat["pass_p50"] = pass_p50[name]
         out[name] = lat
         print(name, json.dumps(lat["total"]), file=sys.stderr, flush=True)
@@ -138,26 +125,17 @@ def _startup(repeats: int = 3) -> dict:
     eager), ONNX int8 (graph cached) and unpadded fp32 and int8 TorchScript (int8 shipped), to export the ONNX int8
     graph on first use (once per reader file), and to freeze
     the question encoder: the start-up cost of each runtime, per process."""
-    import os
-    import tempfile
-    from unittest.mock import patch
 
-    from index.encoder import get_encoder
-    from index.torchscript import freeze
-    from qa.readers.span import SpanReader
+    from docqa.index.encoder import get_encoder
+    from docqa.index.torchscript import freeze
+    from docqa.qa.readers.span import SpanReader
 
     labels = {
         "fp32": "load reader, eager",
-        "torchscript": "load reader, torchscript",
-        "onnx-int8": "load reader, onnx-int8 (graph cached)",
         "torchscript-unpadded": "load reader, unpadded fp32 TorchScript",
         "torchscript-unpadded-int8": "load reader, unpadded int8 TorchScript (shipped)",
     }
     times: dict[str, list[float]] = {label: [] for label in [*labels.values(), "freeze encoder"]}
-    with tempfile.TemporaryDirectory() as tmp, patch.dict(os.environ, {"XDG_CACHE_HOME": tmp}):  # an empty cache
-        t = time.perf_counter()
-        SpanReader(settings=SpanReaderSettings(runtime="onnx-int8"))  # export, fuse and quantize the graph, load
-        times["first use of onnx-int8: export, fuse, quantize, load"] = [time.perf_counter() - t]
     for _ in range(repeats):
         for runtime, label in labels.items():
             t = time.perf_counter()
@@ -206,7 +184,6 @@ def run_size(
     res["reader"] = {
         "runtime": services["product"].span_reader.runtime,
         "passages": services["product"].span_reader.passages,
-        "second_read_runtime": services["product"].span_reader.second_read_runtime,
     }
     res["throughput"] = {}
     res["startup_s"] = _startup()
@@ -220,13 +197,12 @@ def run_size(
         ("product", product.span),
         ("product, no micro-batching", replace(product.span, micro_batch=False)),
         ("product, fp32 unpadded reader", configs[FP32_UNPADDED].span),
-        (SECOND_INT8, configs[SECOND_INT8].span),
         ("product, micro-batching with 3 ms wait", replace(product.span, micro_batch=True, batch_wait_ms=3.0)),
     ):
         qa = QA(store, replace(product, span=span))
         res["throughput"][f"in-process, {label}"] = _throughput(qa.answer, questions)
     if workers:
-        from qa.workers import AnswerPool
+        from docqa.ui.workers import AnswerPool
 
         for w in workers:
             pool = AnswerPool(store.index_dir, w, QASettings())
@@ -282,10 +258,12 @@ def main() -> None:
                     *(f"{lat[s]['p50']:.1f} / {lat[s]['p95']:.1f}" if s in lat else "-" for s in STAGES),
                     f"{base['p50'] / lat['total']['p50']:.2f}x",
                     f"{lat['answered']:.0%}",
+                    f"{lat.get('early_exit_share', 0.0):.0%}",
                     " ".join(f"{x:.1f}" for x in lat.get("pass_p50", [])) or "-",
                 ]
             )
-    md.append(md_table(["passages", "policy", *STAGES, "p50 speed-up vs before", "answered", "p50 of each pass"], rows))
+    header = ["passages", "policy", *STAGES, "p50 speed-up vs before", "answered", "early exit", "p50 of each pass"]
+    md.append(md_table(header, rows))
     md += ["", "### Answers per second (200 questions from 8 client threads), 2 CPU cores", ""]
     md.append(
         md_table(

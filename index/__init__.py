@@ -4,13 +4,13 @@ This package never imports ``qa`` or ``ui`` (a test checks it): question answeri
 other way round.
 """
 
-from index.backend import IndexBackend, IndexSettings, IndexView, Scored, default_index_dir
-from index.bm25 import BM25Index
-from index.faiss_store import FaissStore, FaissView, load_version
-from index.ingest import IngestLimits, IngestReport, ingest, read_document
-from index.passages import PassageSettings, make_passages
-from index.sync import make_backend, open_index, sync, sync_documents
-from index.types import BuildStats, Document, DocumentInfo, Passage, Span
+from docqa.index.backend import IndexBackend, IndexSettings, IndexView, Scored, default_index_dir
+from docqa.index.bm25 import BM25Index
+from docqa.index.faiss_store import FaissStore, FaissView, load_version
+from docqa.index.ingest import IngestLimits, IngestReport, ingest, read_document
+from docqa.index.passages import PassageSettings, make_passages
+from docqa.index.sync import make_backend, open_index, sync, sync_documents
+from docqa.index.types import BuildStats, Document, DocumentInfo, Passage, Span
 
 __all__ = [
     "BM25Index",

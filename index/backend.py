@@ -17,10 +17,10 @@ from typing import Any, Literal, NamedTuple, Protocol, get_args, runtime_checkab
 
 import numpy as np
 
-from index.encoder import EncoderKind
-from index.passages import PassageSettings
-from index.paths import cache_dir
-from index.types import BuildStats, Document, DocumentInfo, Passage
+from docqa.index.encoder import EncoderKind
+from docqa.index.passages import PassageSettings
+from docqa.index.paths import cache_dir
+from docqa.index.types import BuildStats, Document, DocumentInfo, Passage
 
 DenseKind = Literal["flat", "hnsw", "auto"]
 Report = Callable[[str, float], None]  # (stage, fraction done) during long updates

@@ -18,8 +18,8 @@ from typing import get_args
 import numpy as np
 import scipy.sparse as sp
 
-from index.backend import BM25Idf, top_k
-from index.text import tokenize
+from docqa.index.backend import BM25Idf, top_k
+from docqa.index.text import tokenize
 
 
 def lucene_idf(n: int, df):

@@ -23,7 +23,7 @@ from typing import Literal, get_args
 
 import numpy as np
 
-from index.paths import cache_dir
+from docqa.index.paths import cache_dir
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 EncoderKind = Literal["torch", "onnx-fp32", "onnx-int8"]
@@ -84,7 +84,7 @@ class Encoder:
         if kind == "torch":
             from sentence_transformers import SentenceTransformer
 
-            from index.torchscript import freeze
+            from docqa.index.torchscript import freeze
 
             self.model = SentenceTransformer(str(model_path()), device="cpu")
             dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension

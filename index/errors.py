@@ -1,15 +1,24 @@
-"""Errors of the indexing layer. ``qa.errors`` re-exports them beside the question-answering ones."""
+"""The product's base error and the errors of the indexing layer.
+
+The base lives in the lowest layer because every layer raises it; ``docqa.qa.errors`` re-exports all of these
+beside the question-answering errors, so users import every error from one place.
+"""
 
 
-class QAError(Exception):
+class DocQAError(Exception):
     """Base class of every error the product raises on purpose (anything else escaping the API is a bug)."""
 
 
-class IngestError(QAError):
+class IngestError(DocQAError):
     """A document could not be read, or is over a limit (reported and skipped during folder ingest)."""
 
 
-class IndexError_(QAError):
+class UnsupportedFileError(IngestError):
+    """The file's type or content is not one DocQA reads (unknown extension, binary bytes, content of another
+    format than its name says, text that is not UTF-8)."""
+
+
+class IndexError_(DocQAError):
     """Base class for index problems (named to avoid shadowing the builtin)."""
 
 

@@ -32,14 +32,14 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from index.backend import IndexSettings, Report, Scored, document_info
-from index.bm25 import BM25Index
-from index.checksum import sha256_file
-from index.encoder import Encoder, get_encoder
-from index.errors import IndexCorruptedError, IndexMismatchError, IndexNotFoundError, IndexWriteError
-from index.passages import make_passages
-from index.text import tokenize
-from index.types import BuildStats, Document, DocumentInfo, Passage
+from docqa.index.backend import IndexSettings, Report, Scored, document_info
+from docqa.index.bm25 import BM25Index
+from docqa.index.checksum import sha256_file
+from docqa.index.encoder import Encoder, get_encoder
+from docqa.index.errors import IndexCorruptedError, IndexMismatchError, IndexNotFoundError, IndexWriteError
+from docqa.index.passages import make_passages
+from docqa.index.text import tokenize
+from docqa.index.types import BuildStats, Document, DocumentInfo, Passage
 
 log = logging.getLogger(__name__)
 

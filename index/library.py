@@ -17,11 +17,10 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
-from index.errors import IngestError
-from index.ingest import SUPPORTED, IngestLimits, doc_id_for
-from index.ingest.formats import decode_text, sniff
-from index.ingest.limits import over_limit
-from index.sync import scan
+from docqa.index.errors import IngestError, UnsupportedFileError
+from docqa.index.ingest import SUPPORTED, IngestLimits, doc_id_for, scan
+from docqa.index.ingest.formats import decode_text, sniff
+from docqa.index.ingest.limits import over_limit
 
 UPLOADS = "uploads"
 _UNSAFE = re.compile(r"[^\w.() -]+")
@@ -89,7 +88,7 @@ class Library:
         fname = safe_filename(name)
         path = Path(fname)
         if path.suffix.lower() not in SUPPORTED:
-            raise IngestError(
+            raise UnsupportedFileError(
                 f"{fname}: unsupported file type {path.suffix or '(none)'} (supported: {', '.join(sorted(SUPPORTED))})"
             )
         if len(data) > limits.max_file_bytes:

@@ -29,13 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from index.backend import IndexSettings, Report, Scored
-from index.bm25 import lucene_idf
-from index.encoder import Encoder, get_encoder
-from index.errors import BackendUnavailableError, IndexError_, IndexMismatchError, IndexNotFoundError
-from index.passages import make_passages
-from index.text import STOPWORDS
-from index.types import BuildStats, Document, DocumentInfo, Passage, Span
+from docqa.index.backend import IndexSettings, Report, Scored
+from docqa.index.bm25 import lucene_idf
+from docqa.index.encoder import Encoder, get_encoder
+from docqa.index.errors import BackendUnavailableError, IndexError_, IndexMismatchError, IndexNotFoundError
+from docqa.index.passages import make_passages
+from docqa.index.text import STOPWORDS
+from docqa.index.types import BuildStats, Document, DocumentInfo, Passage, Span
 
 log = logging.getLogger(__name__)
 

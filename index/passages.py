@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from index.types import Document, Passage, Span
+from docqa.index.types import Document, Passage, Span
 
 _PARA = re.compile(r"\n\s*\n")
 MAX_SENTENCE_CHARS = 600

@@ -6,44 +6,18 @@ could not be read, so a broken file is not retried until it changes).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from index.backend import IndexBackend, IndexSettings, Report, default_index_dir
-from index.encoder import Encoder
-from index.errors import IndexCorruptedError, IndexMismatchError, IndexNotFoundError
-from index.ingest import SUPPORTED, IngestLimits, doc_id_for, iter_files, read_documents
-from index.types import BuildStats, Document
+from docqa.index.backend import IndexBackend, IndexSettings, Report, default_index_dir
+from docqa.index.encoder import Encoder
+from docqa.index.errors import IndexCorruptedError, IndexMismatchError, IndexNotFoundError
+from docqa.index.ingest import IngestLimits, read_documents
+from docqa.index.library import Library
+from docqa.index.types import BuildStats, Document
 
 log = logging.getLogger(__name__)
-
-
-def scan(corpus: Iterable[str | Path] | str | Path) -> dict[str, tuple[Path, str]]:
-    """Supported files under ``corpus`` by document id, with the sha256 of their bytes."""
-    roots = [Path(corpus)] if isinstance(corpus, (str, Path)) else [Path(p) for p in corpus]
-    out: dict[str, tuple[Path, str]] = {}
-    for f in iter_files(roots):
-        if f.suffix.lower() not in SUPPORTED:
-            continue
-        doc_id = doc_id_for(f, roots)
-        if doc_id in out:
-            continue
-        try:
-            digest = _file_sha256(f)
-        except OSError:
-            digest = "unreadable"
-        out[doc_id] = (f, digest)
-    return out
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def sync(
@@ -95,11 +69,11 @@ def make_backend(
 ) -> IndexBackend:
     """A backend by name: "faiss" (files in ``index_dir``) or "milvus" (``milvus_uri``, default a Lite file)."""
     if kind == "faiss":
-        from index.faiss_store import FaissStore
+        from docqa.index.faiss_store import FaissStore
 
         return FaissStore(index_dir, settings, encoder)
     if kind == "milvus":
-        from index.milvus_store import MilvusStore
+        from docqa.index.milvus_store import MilvusStore
 
         return MilvusStore(milvus_uri, index_dir=index_dir, settings=settings, encoder=encoder, collection=collection)
     raise ValueError(f"unknown backend {kind!r} (choose faiss or milvus)")
@@ -122,8 +96,6 @@ def open_index(
     index, or one built with another model or settings, is rebuilt from the documents. Returns the backend and
     what the update did.
     """
-    from index.library import Library
-
     roots = [Path(corpus)] if isinstance(corpus, (str, Path)) else [Path(p) for p in corpus]
     index_dir = Path(index_dir) if index_dir else default_index_dir(roots[0])
     library = Library(roots, index_dir)

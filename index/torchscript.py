@@ -1,10 +1,8 @@
 """Frozen TorchScript graphs of the bundled transformer models, for CPU inference.
 
 Tracing a Hugging Face model and freezing it (weights folded into the graph, oneDNN-fused kernels) runs the same
-fp32 arithmetic as eager PyTorch with less Python and dispatch overhead per operator. Measured in ``answer()`` at
-10k passages on these 2 cores: p50 62.1 vs 71.7 ms in one run (``bench/results/speed_torchscript.md``), 64.8 vs
-63.4 in the next (``speed_torchscript_throughput.md``), 58.1 vs 63.5 over 8 interleaved passes, faster in 7 of 8
-(``speed_frozen_vs_eager.md``); the spans are the same, and tracing adds ~0.1 s to loading the reader.
+fp32 arithmetic as eager PyTorch with less Python and dispatch overhead per operator (docs/performance.md);
+the spans are the same.
 A traced graph replays the branches taken on its example, so the example is a padded batch
 (the attention mask is used) and the result is checked against eager PyTorch on a padded and an unpadded batch;
 if tracing fails or disagrees, the caller keeps eager PyTorch.

@@ -1,6 +1,6 @@
 """Extractive question answering over documents: every answer is an exact, cited span of a source.
 
->>> from qa import answer
+>>> from docqa.qa import answer
 >>> a = answer("What is THAAD?")          # seed documents, index built on first use
 >>> a.text, a.citations[0].doc_id, a.citations[0].start
 """
@@ -8,9 +8,10 @@
 from __future__ import annotations
 
 import threading
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from qa.errors import (
+from docqa.qa.errors import (
     BackendUnavailableError,
     BusyError,
     IndexCorruptedError,
@@ -23,11 +24,17 @@ from qa.errors import (
     ReaderError,
     SettingsError,
 )
-from qa.pipeline import QA
-from qa.settings import SEEDS_DIR, QASettings
-from qa.types import NOT_FOUND_TEXT, Answer, Citation, Document, Hit, Passage, Span
+from docqa.qa.pipeline import QA
+from docqa.qa.settings import SEEDS_DIR, QASettings
+from docqa.qa.types import NOT_FOUND_TEXT, Answer, Citation, Document, Hit, Passage, Span
+
+try:
+    __version__ = version("docqa")  # one version: pyproject.toml's, as installed
+except PackageNotFoundError:  # pragma: no cover - running from a checkout that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
+    "__version__",
     "NOT_FOUND_TEXT",
     "QA",
     "SEEDS_DIR",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from index.types import Document
+from docqa.index.types import Document
 
 CONTEXT_CHARS = 1500
 

@@ -1,7 +1,7 @@
 """Calibrated confidence of a span: a logistic model of the reader's and the retrievers' evidence.
 
 Features of one candidate span (one per passage read), computed the same way at run time and when the model
-is fit (``bench/answer_policy.py``, SQuAD v2.0 dev half a, cross-validated by article):
+is fit (``python -m train.calibrate``, SQuAD v2.0 dev half a, cross-validated by article):
 
 - ``margin``: span logit (start + end) minus the no-answer (CLS) logit of its window
 - ``prob``: softmax probability of the span among the spans of its window
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from index.text import tokenize
+from docqa.index.text import tokenize
 
 FEATURES: tuple[str, ...] = (
     "margin",

@@ -3,20 +3,24 @@
 The indexing layer's errors (``index.errors``) are re-exported here so that users import every error from one place.
 """
 
-from index.errors import (
+from docqa.index.errors import (
     BackendUnavailableError,
+    DocQAError,
     IndexCorruptedError,
     IndexError_,
     IndexMismatchError,
     IndexNotFoundError,
     IndexWriteError,
     IngestError,
-    QAError,
+    UnsupportedFileError,
 )
+
+QAError = DocQAError  # the name users catch: one base class for every layer
 
 __all__ = [
     "BackendUnavailableError",
     "BusyError",
+    "DocQAError",
     "IndexCorruptedError",
     "IndexError_",
     "IndexMismatchError",
@@ -27,6 +31,8 @@ __all__ = [
     "QuestionError",
     "ReaderError",
     "SettingsError",
+    "UnknownDocumentError",
+    "UnsupportedFileError",
 ]
 
 
@@ -36,6 +42,15 @@ class QuestionError(QAError, ValueError):
 
 class SettingsError(QAError, ValueError):
     """An argument or setting is out of range (``k=0``, an unknown document, an unknown reader)."""
+
+
+class UnknownDocumentError(SettingsError):
+    """No indexed document has this id (or one of these ids)."""
+
+    def __init__(self, doc_ids: list[str]) -> None:
+        names = ", ".join(map(repr, doc_ids[:5])) + (f" and {len(doc_ids) - 5} more" if len(doc_ids) > 5 else "")
+        super().__init__(f"unknown document{'s' if len(doc_ids) > 1 else ''} {names}")
+        self.doc_ids = doc_ids
 
 
 class ReaderError(QAError):

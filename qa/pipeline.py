@@ -11,25 +11,25 @@ import re
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
-from index.backend import IndexBackend, IndexSettings, IndexView, Report, default_index_dir
-from index.encoder import Encoder
-from index.ingest import IngestLimits
-from index.library import Library
-from index.sync import open_index, sync
-from index.text import tokenize
-from index.types import BuildStats, DocumentInfo
-from qa.cite import SourceExcerpt, source_excerpt
-from qa.errors import SettingsError
-from qa.feedback import FeedbackLog, Rating
-from qa.followup import Turn, resolve
-from qa.metrics import normalize_answer
-from qa.question import clean_question
-from qa.readers import Candidate, Query, Reader
-from qa.readers.sentence import SentenceReader
-from qa.retrieve import RetrievalMode, Retriever
-from qa.settings import SEEDS_DIR, QASettings
-from qa.timing import Timings
-from qa.types import NOT_FOUND_TEXT, Answer, Citation, Hit, Method
+from docqa.index.backend import IndexBackend, IndexSettings, IndexView, Report, default_index_dir
+from docqa.index.encoder import Encoder
+from docqa.index.ingest import IngestLimits
+from docqa.index.library import Library
+from docqa.index.sync import open_index, sync
+from docqa.index.text import tokenize
+from docqa.index.types import BuildStats, DocumentInfo
+from docqa.qa.cite import SourceExcerpt, source_excerpt
+from docqa.qa.errors import SettingsError, UnknownDocumentError
+from docqa.qa.feedback import FeedbackLog, Rating
+from docqa.qa.followup import Turn, resolve
+from docqa.qa.metrics import normalize_answer
+from docqa.qa.question import clean_question
+from docqa.qa.readers import Candidate, Query, Reader
+from docqa.qa.readers.sentence import SentenceReader
+from docqa.qa.retrieve import RetrievalMode, Retriever
+from docqa.qa.settings import SEEDS_DIR, QASettings
+from docqa.qa.timing import Timings
+from docqa.qa.types import NOT_FOUND_TEXT, Answer, Citation, Hit, Method
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,8 @@ class QA:
         ``backend``: "faiss" (default; files in ``index_dir``) or "milvus" (``milvus_uri``; default a Milvus Lite
         file in ``index_dir``).
         """
-        roots = [Path(corpus)] if isinstance(corpus, (str, Path)) else [Path(p) for p in corpus]
-        index_dir = Path(index_dir) if index_dir else default_index_dir(roots[0])
+        roots = _roots(corpus)
+        index_dir = Path(index_dir).expanduser() if index_dir else default_index_dir(roots[0])
         store, _ = open_index(
             roots,
             index_dir,
@@ -90,10 +90,36 @@ class QA:
         )
         return cls(store, settings, library=Library(roots, index_dir), limits=limits)
 
+    @staticmethod
+    def build_index(
+        corpus: str | Path | Iterable[str | Path] = SEEDS_DIR,
+        index_dir: str | Path | None = None,
+        index_settings: IndexSettings | None = None,
+        rebuild: bool = False,
+        progress: bool = False,
+        backend: str = "faiss",
+        milvus_uri: str | None = None,
+        limits: IngestLimits | None = None,
+    ) -> tuple[Path, BuildStats]:
+        """Build or update the index of ``corpus`` without loading the reader: (index folder, what was done)."""
+        roots = _roots(corpus)
+        index_dir = Path(index_dir).expanduser() if index_dir else default_index_dir(roots[0])
+        _, stats = open_index(
+            roots,
+            index_dir,
+            index_settings,
+            rebuild=rebuild,
+            progress=progress,
+            backend=backend,
+            milvus_uri=milvus_uri,
+            limits=limits,
+        )
+        return index_dir, stats
+
     def _load_span_reader(self) -> Reader | None:
         if self.settings.reader == "sentence":
             return None
-        from qa.readers.span import load_reader
+        from docqa.qa.readers.span import load_reader
 
         try:
             return load_reader(self.settings.span)
@@ -124,9 +150,14 @@ class QA:
         """The indexed documents (title, file, type, pages, passages, size, added)."""
         return sorted(self.backend.view().documents(), key=lambda d: d.doc_id)
 
+    def store_upload(self, name: str, data: bytes) -> str:
+        """Store an uploaded file (size-limited, type-checked, never overwriting another) without indexing it yet
+        (``sync`` indexes it; the server runs that as a background job). Returns its document id."""
+        return self.require_library().save_upload(name, data, self.limits)
+
     def add_upload(self, name: str, data: bytes, report: Report | None = None) -> tuple[str, BuildStats]:
-        """Store an uploaded file (size-limited, type-checked, never overwriting another) and index it."""
-        doc_id = self.require_library().save_upload(name, data, self.limits)
+        """Store an uploaded file and index it."""
+        doc_id = self.store_upload(name, data)
         return doc_id, self.sync(report=report)
 
     def add_files(self, paths: Sequence[str | Path], report: Report | None = None) -> tuple[list[str], BuildStats]:
@@ -134,18 +165,31 @@ class QA:
         ids = [self.require_library().add_path(p, self.limits) for p in paths]
         return ids, self.sync(report=report)
 
-    def remove_document(self, doc_id: str, report: Report | None = None) -> BuildStats:
-        """Remove a document from the index (an upload's file is deleted; a corpus file is only excluded)."""
-        if doc_id not in {d.doc_id for d in self.backend.view().documents()}:
-            raise SettingsError(f"unknown document {doc_id!r}")
+    def require_documents(self, doc_ids: Collection[str], view: IndexView | None = None) -> list[str]:
+        """``doc_ids`` as a list when every one is indexed (in ``view``, default: the current index), else
+        UnknownDocumentError naming the unknown ones."""
+        ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
+        known = {d.doc_id for d in (view or self.backend.view()).documents()}
+        unknown = [d for d in ids if d not in known]
+        if unknown:
+            raise UnknownDocumentError(unknown)
+        return ids
+
+    def unstage_document(self, doc_id: str) -> None:
+        """Take a document out of the library without re-indexing yet (an upload's file is deleted; a corpus file
+        is only excluded); ``sync`` then drops it from the index."""
+        self.require_documents([doc_id])
         self.require_library().remove(doc_id)
+
+    def remove_document(self, doc_id: str, report: Report | None = None) -> BuildStats:
+        """Remove a document from the library and the index."""
+        self.unstage_document(doc_id)
         return self.sync(report=report)
 
     def source(self, doc_id: str, start: int = 0, end: int = 0) -> SourceExcerpt:
         """The text around ``[start, end)`` of a document (its page, for a PDF), to show a citation in context."""
         view = self.backend.view()
-        if doc_id not in {d.doc_id for d in view.documents()}:
-            raise SettingsError(f"unknown document {doc_id!r}")
+        self.require_documents([doc_id], view)
         return source_excerpt(view.document(doc_id), start, end)
 
     def rate(self, answer: Answer | dict, rating: Rating, comment: str = "") -> dict:
@@ -178,12 +222,7 @@ class QA:
     def _docs(self, doc_ids: Collection[str] | None, view: IndexView) -> list[str] | None:
         if doc_ids is None:
             return None
-        ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
-        known = {d.doc_id for d in view.documents()}
-        unknown = [d for d in ids if d not in known]
-        if unknown:
-            raise SettingsError(f"unknown document(s): {', '.join(map(repr, unknown[:5]))}")
-        return ids
+        return self.require_documents(doc_ids, view)
 
     def answer(
         self,
@@ -219,6 +258,7 @@ class QA:
         ans.timings_ms = dict(timings)
         ans.index_version = view.version
         ans.retrieval_query = resolved.retrieval_query
+        ans.read_as = resolved.question if resolved.follow_up else ""
         return ans
 
     # ------------------------------------------------------------ deciding
@@ -280,3 +320,9 @@ class QA:
         cit = Citation.make(doc, cand.hit.passage, start, end, cand.sentence)
         sentence = doc.text[cit.sentence_start : cit.sentence_end]
         return Answer(query.text, cit.text, True, cand.confidence, [cit], hits, method=method, sentence_text=sentence)
+
+
+def _roots(corpus: str | Path | Iterable[str | Path]) -> list[Path]:
+    """The corpus as absolute folders or files (``~`` expanded; relative to the current folder)."""
+    items = [corpus] if isinstance(corpus, (str, Path)) else list(corpus)
+    return [Path(p).expanduser().absolute() for p in items]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from qa.errors import QuestionError
+from docqa.qa.errors import QuestionError
 
 MAX_QUESTION_CHARS = 1000
 

@@ -7,11 +7,11 @@ from typing import Literal
 
 import numpy as np
 
-from index.backend import IndexView, Scored
-from index.encoder import Encoder
-from qa.fusion import FusionSettings, fuse
-from qa.timing import Timings
-from qa.types import Hit
+from docqa.index.backend import IndexView, Scored
+from docqa.index.encoder import Encoder
+from docqa.qa.fusion import FusionSettings, fuse
+from docqa.qa.timing import Timings
+from docqa.qa.types import Hit
 
 RetrievalMode = Literal["hybrid", "bm25", "dense"]
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
-from qa.fusion import FusionSettings
-from qa.readers.sentence import SentenceReaderSettings
-from qa.readers.span import SpanReaderSettings
+from docqa.qa.fusion import FusionSettings
+from docqa.qa.readers.sentence import SentenceReaderSettings
+from docqa.qa.readers.span import SpanReaderSettings
 
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -23,7 +23,7 @@ class QASettings:
     ``top_k``: passages retrieved (and shown); each reader reads its own ``passages`` of them.
     ``reader``: "auto" uses the span reader when it loads and the sentence reader otherwise.
     ``sentence_fallback``: when the span reader abstains, a sentence scoring at least this answers (None: never;
-    measured on SQuAD half a it costs 20 F1, see bench/results/answer_policy.md).
+    measured on SQuAD half a it costs 20 F1, see bench/results/answer_policy.md, ``python -m train.calibrate``).
     ``abstain``: False always returns the best candidate (benchmarks measure readers this way).
     ``sentence_answers``: "why-how" answers why/how-questions with the whole sentence around the best span.
     ``alternatives``: how many other credible answers (from other passages) come with the best one.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from index.types import Document, DocumentInfo, Passage, Span
+from docqa.index.types import Document, DocumentInfo, Passage, Span
 
 __all__ = [
     "NOT_FOUND_TEXT",
@@ -121,6 +121,7 @@ class Answer:
     sentence_text: str | None = None
     index_version: str = ""
     retrieval_query: str = ""
+    read_as: str = ""  # a follow-up as rewritten with the previous turn ("" when the question was read as asked)
 
     @property
     def sentence(self) -> str | None:
@@ -149,6 +150,7 @@ class Answer:
             "hits": [h.to_json() for h in self.hits],
             "index_version": self.index_version,
             "retrieval_query": self.retrieval_query,
+            "read_as": self.read_as,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }
 

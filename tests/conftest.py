@@ -7,7 +7,6 @@ import shutil
 import socket
 import threading
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,16 +15,30 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-warnings.filterwarnings("ignore")
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SEED_FILE = next(SEEDS.glob("*.txt"))
 
 
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium for the browser tests: a missing browser fails them under CI (CI=true) and skips them,
+    with the command to install it, elsewhere."""
+    if not os.path.exists(CHROMIUM):
+        why = f"{CHROMIUM} is missing: apt-get install chromium (Debian's package) to run the browser tests"
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    return CHROMIUM
+
+
 def build_index(corpus, index_dir, progress: bool = False, rebuild: bool = False):
     """Open (build or update) the FAISS index of ``corpus``: (view, stats)."""
-    from index.sync import open_index
+    from docqa.index.sync import open_index
 
     store, stats = open_index(corpus, index_dir, rebuild=rebuild, progress=progress)
     return store.view(), stats
@@ -44,7 +57,7 @@ def seed_index_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def seed_qa(seed_index_dir):
-    from qa import QA
+    from docqa.qa import QA
 
     return QA.from_corpus(SEEDS, seed_index_dir)
 
@@ -68,7 +81,7 @@ def serve(service, **kwargs) -> Iterator[str]:
     """The real server (FastAPI + the Gradio chat at /) on a free loopback port, in a background thread."""
     import uvicorn
 
-    from ui.server import create_server
+    from docqa.ui.server import create_server
 
     app = create_server(service, **kwargs)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))

@@ -1,6 +1,6 @@
 """Average reader checkpoints of one training lineage into one set of weights (a "model soup").
 
-    python train/average_checkpoints.py ~/.cache/docqa/train/reader/weights-ema.pt \
+    python -m train.average_checkpoints ~/.cache/docqa/train/reader/weights-ema.pt \
         ~/.cache/docqa/train/reader4/weights-ema.pt --out ~/.cache/docqa/train/soup/weights-ema-soup.pt
 
 Checkpoints fine-tuned from one another (here the 1.53-epoch EMA and the 2.0-epoch EMA of the run that continued
@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from train.export_reader import totals  # noqa: E402
+from train.export_reader import totals
 
 
 def average(states: list[dict], weights: list[float]) -> dict:

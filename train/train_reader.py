@@ -31,9 +31,9 @@ the data already seen.
 
 Usage::
 
-    python train/train_reader.py --epochs 1.5 --precision bf16            # background: nohup ... &
-    python train/train_reader.py --init base --max-steps 120 --precision fp32 --out /tmp/cmp-fp32
-    python train/train_reader.py --init shipped --shared-norm 3 --epochs 0.06 --precision fp32 --lr 3e-5 \
+    python -m train.train_reader --epochs 1.5 --precision bf16            # background: nohup ... &
+    python -m train.train_reader --init base --max-steps 120 --precision fp32 --out /tmp/cmp-fp32
+    python -m train.train_reader --init shipped --shared-norm 3 --epochs 0.06 --precision fp32 --lr 3e-5 \
         --neg-ratio 0.25 --synth-ratio 0.3 --seed 53 --ema 0.998 --out ~/.cache/docqa/train/reader11
 """
 
@@ -45,7 +45,6 @@ import json
 import os
 import random
 import signal
-import sys
 import time
 from dataclasses import astuple, dataclass
 from pathlib import Path
@@ -53,7 +52,6 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 DEFAULT_TRAIN = ROOT.parent / "shared/data/squad/train-v1.1.reconstructed.json.gz"
 DEFAULT_OUT = Path.home() / ".cache/docqa/train/reader"
 # arguments that decide which examples an epoch holds and in what order
@@ -110,8 +108,8 @@ def build_examples(articles: list[list[dict]]) -> tuple[list[Example], list[Exam
 def build_negative_lists(articles: list[list[dict]], k: int) -> list[list[str]]:
     """For each positive (in ``build_examples`` order), the ``k`` paragraphs of its article that our BM25 ranks
     highest among those whose text does not contain the answer."""
-    from index.bm25 import BM25Index
-    from index.text import tokenize
+    from docqa.index.bm25 import BM25Index
+    from docqa.index.text import tokenize
 
     out: list[list[str]] = []
     for paragraphs in articles:
@@ -294,7 +292,7 @@ def shared_norm_loss(
     """Mean over the batch's question groups (``groups``: the group id of each window) of -log P(answer) under
     one softmax over the start (and end) logits of all the group's windows: context tokens (the reader's own
     ``context_mask``) and each window's CLS. A group without an answer in any window has every CLS as its target."""
-    from qa.readers.span import context_mask
+    from docqa.qa.readers.span import context_mask
 
     valid = context_mask(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], sep_id)
     valid[:, 0] = True
@@ -361,7 +359,8 @@ def initial_state(args: argparse.Namespace, model) -> dict:
         return {"examples_seen": 0, "steps": 0, "elapsed_s": 0.0, "epochs": 0.0, "from": "all-MiniLM-L6-v2"}
     from safetensors.numpy import load_file
 
-    from qa.readers.span import META, MODEL_DIR, WEIGHTS, dequantize_state_dict
+    from docqa.qa.readers.quantize import dequantize_state_dict
+    from docqa.qa.readers.span import META, MODEL_DIR, WEIGHTS
 
     state = dequantize_state_dict(load_file(str(MODEL_DIR / WEIGHTS)))
     model.load_state_dict(state, strict=False)

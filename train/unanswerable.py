@@ -102,7 +102,7 @@ def synthesize(
 
 def question_entities(questions: Sequence[str]) -> list[list[tuple[str, int, int]]]:
     """spaCy (``en_core_web_sm``) entities of each question as ``(label, start_char, end_char)``."""
-    from qa.answer_type import entity_recognizer
+    from docqa.qa.answer_type import entity_recognizer
 
     nlp = entity_recognizer()
     return [[(e.label_, e.start_char, e.end_char) for e in doc.ents] for doc in nlp.pipe(questions, batch_size=512)]

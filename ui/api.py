@@ -19,18 +19,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from qa.errors import (
-    BackendUnavailableError,
-    BusyError,
-    IndexError_,
-    IngestError,
-    QAError,
-    QuestionError,
-    SettingsError,
-)
-from qa.followup import Turn
-from qa.jobs import IndexJobs
-from qa.pipeline import QA
+from docqa.qa import __version__
+from docqa.qa.errors import BusyError, QAError
+from docqa.qa.followup import Turn
+from docqa.qa.pipeline import QA
+from docqa.ui.errors import http_status
+from docqa.ui.jobs import IndexJobs
 
 log = logging.getLogger(__name__)
 
@@ -90,20 +84,6 @@ class FeedbackIn(BaseModel):
     comment: str = Field(default="", max_length=2000)
 
 
-def status_of(exc: QAError) -> int:
-    if isinstance(exc, BusyError):
-        return 429
-    if isinstance(exc, BackendUnavailableError):
-        return 503
-    if isinstance(exc, IngestError):
-        return 415 if "type" in str(exc) or "content" in str(exc) or "binary" in str(exc) else 422
-    if isinstance(exc, (QuestionError, SettingsError)):
-        return 400
-    if isinstance(exc, IndexError_):
-        return 503
-    return 400
-
-
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
 
@@ -114,7 +94,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(QAError)
     async def _qa(_: Request, exc: QAError) -> JSONResponse:
         headers = {"Retry-After": str(int(max(1, exc.retry_after)))} if isinstance(exc, BusyError) else None
-        return error_response(status_of(exc), str(exc), headers)
+        return error_response(http_status(exc), str(exc), headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -159,15 +139,14 @@ def api_router(service: QA, jobs: IndexJobs, limits: ServerLimits, answer_fn=Non
     async def post_document(file: Annotated[UploadFile, File(description="the document")]) -> dict:
         data = await _read_limited(file, limits.max_upload_bytes)
         name = file.filename or "upload"
-        doc_id = await run_in_threadpool(service.require_library().save_upload, name, data, service.limits)
+        jobs.check_room()
+        doc_id = await run_in_threadpool(service.store_upload, name, data)
         job = jobs.submit(f"add {doc_id}", lambda report: service.sync(report=report))
         return {"doc_id": doc_id, "job": job.to_json()}
 
     @r.delete("/documents/{doc_id:path}", status_code=202, summary="Remove a document; re-indexed in the background")
     def delete_document(doc_id: str) -> dict:
-        if doc_id not in {d.doc_id for d in service.documents()}:
-            raise SettingsError(f"unknown document {doc_id!r}")
-        service.require_library().remove(doc_id)
+        service.unstage_document(doc_id)
         job = jobs.submit(f"remove {doc_id}", lambda report: service.sync(report=report))
         return {"doc_id": doc_id, "job": job.to_json()}
 
@@ -189,7 +168,12 @@ def api_router(service: QA, jobs: IndexJobs, limits: ServerLimits, answer_fn=Non
     @r.get("/health", summary="Liveness and index version")
     def health() -> dict:
         view = service.index
-        return {"status": "ok", "index_version": view.version, "documents": len(view.documents())}
+        return {
+            "status": "ok",
+            "version": __version__,
+            "index_version": view.version,
+            "documents": len(view.documents()),
+        }
 
     return r
 

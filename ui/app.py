@@ -13,12 +13,12 @@ from typing import Any
 
 import gradio as gr
 
-from qa.errors import QAError
-from qa.followup import Turn
-from qa.jobs import IndexJobs
-from qa.pipeline import QA
-from qa.types import Answer
-from ui.render import (
+from docqa.qa.errors import QAError
+from docqa.qa.followup import Turn
+from docqa.qa.pipeline import QA
+from docqa.qa.types import Answer
+from docqa.ui.jobs import IndexJobs
+from docqa.ui.render import (
     DOCUMENT_COLUMNS,
     chat_message,
     citations_html,
@@ -142,11 +142,15 @@ def create_app(
         if not files:
             return docs_outputs("Choose or drop files first.")
         lines, added = [], []
+        try:
+            jobs.check_room()
+        except QAError as exc:
+            return docs_outputs(f"⚠️ {escape(str(exc))}")
         for f in files:
             p = Path(f)
             name = getattr(f, "orig_name", None) or p.name
             try:
-                added.append(service.require_library().save_upload(name, p.read_bytes(), service.limits))
+                added.append(service.store_upload(name, p.read_bytes()))
             except QAError as exc:
                 lines.append(f"⚠️ {escape(str(exc))}")
             except OSError as exc:
@@ -171,9 +175,7 @@ def create_app(
         if not doc_id:
             return docs_outputs("Choose a document to delete.")
         try:
-            if doc_id not in {d.doc_id for d in service.documents()}:
-                return docs_outputs(f"⚠️ unknown document {escape(doc_id)}")
-            service.require_library().remove(doc_id)
+            service.unstage_document(doc_id)
             job = jobs.submit(f"remove {doc_id}", lambda report: service.sync(report=report))
         except QAError as exc:
             return docs_outputs(f"⚠️ {escape(str(exc))}")

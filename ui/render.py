@@ -7,8 +7,8 @@ become markup in the chat (Markdown) or in the panels (HTML). Only tags written 
 
 from __future__ import annotations
 
-from qa.cite import SourceExcerpt
-from qa.types import Answer, Citation, DocumentInfo, Hit
+from docqa.qa.cite import SourceExcerpt
+from docqa.qa.types import Answer, Citation, DocumentInfo, Hit
 
 _MD_SPECIAL = set("\\`*_{}[]()#+-.!|~:<>&\"'=$^")
 
@@ -38,9 +38,11 @@ def source_label(c: Citation) -> str:
 
 
 def chat_message(ans: Answer) -> str:
-    """The assistant's chat bubble: the answer highlighted inside its sentence, its source, other answers."""
+    """The assistant's chat bubble: the answer highlighted inside its sentence, its source, other answers, and
+    how a follow-up was read."""
+    read_as = f"\n\n_Read as: {escape(ans.read_as)}_" if ans.read_as else ""
     if not ans.found:
-        return f"**{escape(ans.text)}** _(confidence {ans.confidence:.2f})_"
+        return f"**{escape(ans.text)}** _(confidence {ans.confidence:.2f})_{read_as}"
     c = ans.citations[0]
     sentence = ans.sentence or c.text
     rel = c.start - c.sentence_start
@@ -55,7 +57,7 @@ def chat_message(ans: Answer) -> str:
             for a in ans.alternatives
             if a.citations
         )
-    return out
+    return out + read_as
 
 
 def citations_html(ans: Answer) -> str:

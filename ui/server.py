@@ -13,11 +13,12 @@ import gradio as gr
 from fastapi import FastAPI, Request
 from starlette.middleware.base import BaseHTTPMiddleware
 
-from qa.errors import SettingsError
-from qa.jobs import IndexJobs
-from qa.pipeline import QA
-from ui.api import ServerLimits, api_router, error_response, install_error_handlers
-from ui.app import CSS, create_app
+from docqa.qa import __version__
+from docqa.qa.errors import SettingsError
+from docqa.qa.pipeline import QA
+from docqa.ui.api import ServerLimits, api_router, error_response, install_error_handlers
+from docqa.ui.app import CSS, create_app
+from docqa.ui.jobs import IndexJobs
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +52,14 @@ def create_server(
 ) -> FastAPI:
     """The FastAPI app: REST routes, error handlers, body limit, and the chat mounted at ``/``.
 
-    With ``workers > 1`` questions are answered by a pool of processes reading the same index (``qa.workers``).
+    With ``workers > 1`` questions are answered by a pool of processes reading the same index (``ui.workers``).
     """
     limits = limits or ServerLimits()
     jobs = IndexJobs(limits.max_pending_jobs)
     answer_fn = service.answer
     pool = None
     if workers > 1:
-        from qa.workers import AnswerPool
+        from docqa.ui.workers import AnswerPool
 
         where = index_dir or getattr(service.backend, "index_dir", None)
         if service.backend.name != "faiss" or where is None:
@@ -71,7 +72,7 @@ def create_server(
     app = FastAPI(
         title="DocQA",
         description="Extractive, cited answers from your documents. The chat is at /.",
-        version="0.2.0",
+        version=__version__,
     )
     app.state.service, app.state.jobs, app.state.pool = service, jobs, pool
     install_error_handlers(app)

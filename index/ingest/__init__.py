@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.errors import IngestError
-from index.ingest.formats import KINDS, SUPPORTED, Extracted, check_docx_zip, extract, normalize_text, sniff
-from index.ingest.limits import IngestLimits, over_limit
-from index.ingest.worker import extract_isolated
-from index.types import Document
+from docqa.index.errors import IngestError, UnsupportedFileError
+from docqa.index.ingest.formats import KINDS, SUPPORTED, Extracted, check_docx_zip, extract, normalize_text, sniff
+from docqa.index.ingest.limits import IngestLimits, over_limit
+from docqa.index.ingest.worker import extract_isolated
+from docqa.index.types import Document
 
 __all__ = [
     "SUPPORTED",
@@ -28,6 +28,7 @@ __all__ = [
     "iter_files",
     "normalize_text",
     "read_document",
+    "scan",
     "read_documents",
 ]
 
@@ -68,7 +69,7 @@ def read_document(
     limits = limits or IngestLimits()
     path = Path(path)
     if path.suffix.lower() not in SUPPORTED:
-        raise IngestError(f"{path}: unsupported file type {path.suffix or '(none)'}")
+        raise UnsupportedFileError(f"{path}: unsupported file type {path.suffix or '(none)'}")
     try:
         size = path.stat().st_size
         if size > limits.max_file_bytes:
@@ -173,3 +174,29 @@ def ingest(paths: Iterable[str | Path] | str | Path, limits: IngestLimits | None
     report = read_documents(todo, limits)
     report.unsupported = unsupported
     return report
+
+
+def scan(corpus: Iterable[str | Path] | str | Path) -> dict[str, tuple[Path, str]]:
+    """Supported files under ``corpus`` by document id, with the sha256 of their bytes."""
+    roots = [Path(corpus)] if isinstance(corpus, (str, Path)) else [Path(p) for p in corpus]
+    out: dict[str, tuple[Path, str]] = {}
+    for f in iter_files(roots):
+        if f.suffix.lower() not in SUPPORTED:
+            continue
+        doc_id = doc_id_for(f, roots)
+        if doc_id in out:
+            continue
+        try:
+            digest = _file_sha256(f)
+        except OSError:
+            digest = "unreadable"
+        out[doc_id] = (f, digest)
+    return out
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -13,9 +13,9 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.errors import IngestError
-from index.ingest.limits import IngestLimits, over_limit
-from index.ingest.pdf import clean_pdf_pages
+from docqa.index.errors import IngestError, UnsupportedFileError
+from docqa.index.ingest.limits import IngestLimits, over_limit
+from docqa.index.ingest.pdf import clean_pdf_pages
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -41,14 +41,14 @@ def normalize_text(text: str) -> str:
 def decode_text(raw: bytes, path: Path) -> str:
     """UTF-8 text of a file, or IngestError for binary or non-UTF-8 content."""
     if b"\x00" in raw[:8192]:
-        raise IngestError(f"{path}: looks binary (NUL bytes), not a text file")
+        raise UnsupportedFileError(f"{path}: looks binary (NUL bytes), not a text file")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise IngestError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+        raise UnsupportedFileError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
     bad = sum(1 for ch in text[:20000] if ord(ch) < 32 and ch not in "\n\r\t\f")
     if bad > 0.05 * max(1, min(len(text), 20000)):
-        raise IngestError(f"{path}: looks binary (control characters), not a text file")
+        raise UnsupportedFileError(f"{path}: looks binary (control characters), not a text file")
     return text
 
 
@@ -211,16 +211,16 @@ def sniff(raw: bytes, path: Path) -> str:
     """The file type its extension claims, checked against its first bytes (IngestError when they disagree)."""
     kind = KINDS.get(path.suffix.lower())
     if kind is None:
-        raise IngestError(f"{path}: unsupported file type {path.suffix or '(none)'}")
+        raise UnsupportedFileError(f"{path}: unsupported file type {path.suffix or '(none)'}")
     head = raw[:1024]
     if kind == "pdf" and b"%PDF-" not in head:
-        raise IngestError(f"{path}: content is not a PDF (no %PDF- header)")
+        raise UnsupportedFileError(f"{path}: content is not a PDF (no %PDF- header)")
     if kind == "docx" and not raw.startswith(b"PK\x03\x04"):
-        raise IngestError(f"{path}: content is not a DOCX (not a zip archive)")
+        raise UnsupportedFileError(f"{path}: content is not a DOCX (not a zip archive)")
     if kind in ("txt", "md", "html") and (
         raw.startswith((b"%PDF-", b"PK\x03\x04", b"\x89PNG", b"\xff\xd8\xff", b"\x7fELF"))
     ):
-        raise IngestError(f"{path}: looks binary (a PDF, zip, image or program), not a {kind} file")
+        raise UnsupportedFileError(f"{path}: looks binary (a PDF, zip, image or program), not a {kind} file")
     return kind
 
 

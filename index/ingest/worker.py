@@ -1,7 +1,7 @@
 """Extraction of risky formats (PDF, DOCX, HTML) in a child process that is killed when it runs too long.
 
 A pathological file can make a parser spin or allocate without bound; a thread cannot be stopped, a process
-can. The child is a plain ``python -m index.ingest.worker`` (not a fork of the caller, which holds models and
+can. The child is a plain ``python -m docqa.index.ingest.worker`` (not a fork of the caller, which holds models and
 threads, and not multiprocessing, which would re-run the caller's main script), kept for the next file, and
 capped in address space. Requests and replies are length-prefixed pickles over its stdin/stdout.
 """
@@ -19,9 +19,9 @@ import threading
 import time
 from pathlib import Path
 
-from index.errors import IngestError
-from index.ingest.formats import Extracted, extract
-from index.ingest.limits import IngestLimits
+from docqa.index.errors import IngestError, UnsupportedFileError
+from docqa.index.ingest.formats import Extracted, extract
+from docqa.index.ingest.limits import IngestLimits
 
 WORKER_MEMORY_BYTES = 4 * 1024**3
 _HEADER = struct.Struct("!Q")
@@ -57,11 +57,10 @@ class ExtractorProcess:
     def _start(self) -> subprocess.Popen:
         if self._proc is None or self._proc.poll() is not None:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "index.ingest.worker"],
+                [sys.executable, "-m", __name__ if __name__ != "__main__" else "docqa.index.ingest.worker"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
-                cwd=str(Path(__file__).resolve().parents[2]),
             )
         return self._proc
 
@@ -81,7 +80,7 @@ class ExtractorProcess:
             proc = self._start()
             assert proc.stdin is not None and proc.stdout is not None
             try:
-                _send(proc.stdin, (str(path), limits))
+                _send(proc.stdin, (str(Path(path).expanduser().resolve()), limits))  # the child's cwd may differ
                 deadline = time.monotonic() + limits.timeout_s
                 (size,) = _HEADER.unpack(_read_exact(proc.stdout.fileno(), _HEADER.size, deadline))
                 status, payload = pickle.loads(_read_exact(proc.stdout.fileno(), size, None))
@@ -96,7 +95,8 @@ class ExtractorProcess:
                 self.kill()
                 raise IngestError(f"{path}: the reader process died (exit code {code})") from None
         if status == "error":
-            raise IngestError(payload)
+            kind, message = payload
+            raise (UnsupportedFileError if kind == "unsupported" else IngestError)(message)
         return payload
 
 
@@ -130,11 +130,14 @@ def _serve() -> None:
         try:
             reply = ("ok", extract(Path(path).read_bytes(), Path(path), limits))
         except IngestError as exc:
-            reply = ("error", str(exc))
+            reply = ("error", ("unsupported" if isinstance(exc, UnsupportedFileError) else "ingest", str(exc)))
         except MemoryError:
-            reply = ("error", f"{path}: reading it needs more than {WORKER_MEMORY_BYTES // 1024**3} GiB of memory")
+            reply = (
+                "error",
+                ("ingest", f"{path}: reading it needs more than {WORKER_MEMORY_BYTES // 1024**3} GiB of memory"),
+            )
         except Exception as exc:  # noqa: BLE001 - any parser failure is a skipped file, not a crash
-            reply = ("error", f"{path}: unreadable ({type(exc).__name__}: {exc})")
+            reply = ("error", ("ingest", f"{path}: unreadable ({type(exc).__name__}: {exc})"))
         _send(fout, reply)
 
 

@@ -14,10 +14,10 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from index.backend import IndexView
-from index.text import tokenize
-from index.types import Span
-from qa.types import Hit
+from docqa.index.backend import IndexView
+from docqa.index.text import tokenize
+from docqa.index.types import Span
+from docqa.qa.types import Hit
 
 CandidateKind = Literal["span", "sentence"]
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from index.backend import IndexView
-from index.encoder import Encoder
-from qa.confidence import coverage
-from qa.readers import Candidate, Query
-from qa.types import Hit
+from docqa.index.backend import IndexView
+from docqa.index.encoder import Encoder
+from docqa.qa.confidence import coverage
+from docqa.qa.readers import Candidate, Query
+from docqa.qa.types import Hit
 
 
 @dataclass(frozen=True)

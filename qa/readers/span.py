@@ -19,14 +19,15 @@ from typing import Literal, NamedTuple, get_args
 
 import numpy as np
 
-from index.backend import IndexView
-from index.checksum import sha256_file
-from qa.answer_type import agreement
-from qa.confidence import FEATURES, ConfidenceModel, candidate_features, coverage
-from qa.errors import ReaderError
-from qa.readers import Candidate, Query
-from qa.readers.batching import MicroBatcher
-from qa.types import Hit
+from docqa.index.backend import IndexView
+from docqa.index.checksum import sha256_file
+from docqa.qa.answer_type import agreement
+from docqa.qa.confidence import FEATURES, ConfidenceModel, candidate_features, coverage
+from docqa.qa.errors import ReaderError
+from docqa.qa.readers import Candidate, Query
+from docqa.qa.readers.batching import MicroBatcher
+from docqa.qa.readers.quantize import dequantize_state_dict
+from docqa.qa.types import Hit
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "reader"
 WEIGHTS = "reader-int8.safetensors"
@@ -34,17 +35,9 @@ META = "reader.json"
 
 log = logging.getLogger(__name__)
 
-Runtime = Literal[
-    "fp32",
-    "torchscript",
-    "torchscript-unpadded",
-    "torchscript-unpadded-int8",
-    "bf16",
-    "dynamic-int8",
-    "onnx-fp32",
-    "onnx-int8",
-]
-TORCHSCRIPT: tuple[Runtime, ...] = ("torchscript", "torchscript-unpadded", "torchscript-unpadded-int8")
+# The runtimes a user can choose: eager PyTorch fp32 (the reference), the frozen unpadded graph in fp32 (the same
+# logits, faster) and in int8 with a scale per token (shipped: within 0.1 F1 of fp32, faster again).
+Runtime = Literal["fp32", "torchscript-unpadded", "torchscript-unpadded-int8"]
 INT8_TOLERANCE = 1.0  # start/end logits of the int8 graph vs fp32 on the check batches: 0.13-0.24 measured
 
 
@@ -57,12 +50,8 @@ class SpanReaderSettings:
     batch waiting ``batch_wait_ms`` for company first (0: batch only what is already queued). ``early_exit``:
     read the top ``early_exit_first`` passages first and stop when the best span's confidence there reaches this
     (None: the values shipped in ``reader.json``; early_exit 1.0: read all passages at once). ``micro_batch`` is
-    on by default since the reader computes without padding (``torchscript-unpadded``): windows of concurrent
-    questions then cost only their own tokens, and one process answers 20.0 vs 15.2 questions/s from 8 client
-    threads at the same single-question latency (``bench/results/speed_microbatch.md``, 2 cores).
-    ``second_read_runtime``: the TorchScript runtime of the second read (the passages read after an unsure first
-    read); None: ``reader.json``'s ``second_read_runtime`` when ``runtime`` is None too (the shipped reader has none:
-    its int8 graph reads everything), else ``runtime`` (a runtime chosen explicitly reads everything).
+    on by default since the reader computes without padding: windows of concurrent questions then cost only their
+    own tokens.
     """
 
     passages: int | None = None
@@ -75,7 +64,6 @@ class SpanReaderSettings:
     batch_wait_ms: float = 0.0
     early_exit: float | None = None
     early_exit_first: int | None = None
-    second_read_runtime: Runtime | None = None
 
     def __post_init__(self) -> None:
         if (
@@ -86,11 +74,6 @@ class SpanReaderSettings:
             raise ValueError(f"invalid span reader settings: {self}")
         if self.runtime is not None and self.runtime not in get_args(Runtime):
             raise ValueError(f"unknown reader runtime {self.runtime!r} (choose {', '.join(get_args(Runtime))})")
-        if self.second_read_runtime is not None and self.second_read_runtime not in TORCHSCRIPT:
-            raise ValueError(
-                f"second_read_runtime must be a TorchScript runtime ({', '.join(TORCHSCRIPT)}), "
-                f"not {self.second_read_runtime!r}"
-            )
         if self.early_exit is not None and not 0 <= self.early_exit <= 1:
             raise ValueError(f"early_exit must be within [0, 1], not {self.early_exit}")
         if self.early_exit_first is not None and self.early_exit_first < 1:
@@ -111,42 +94,6 @@ class SpanScore(NamedTuple):
     prob: float  # softmax probability of the span among the window's candidate spans
 
 
-def quantize_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A float32 matrix as symmetric int8 per row: (int8 matrix, float32 scales of shape (rows, 1), max|row|/127).
-    The reader file stores these; the int8 runtime (``qa/readers/unpadded.py``) multiplies them."""
-    scale = np.abs(a).max(axis=1, keepdims=True) / np.float32(127.0)
-    scale[scale == 0] = 1.0
-    return np.clip(np.round(a / scale), -127, 127).astype(np.int8), scale
-
-
-def quantize_state_dict(state: dict) -> dict[str, np.ndarray]:
-    """fp32 state dict -> int8 matrices with per-row float16 scales; vectors kept as float16."""
-    out: dict[str, np.ndarray] = {}
-    for name, t in state.items():
-        a = t.detach().cpu().float().numpy()
-        if a.ndim == 2 and a.size >= 4096:
-            q, scale = quantize_rows(a)
-            out[name + ".q8"] = q
-            out[name + ".scale"] = scale.astype(np.float16)
-        else:
-            out[name + ".f16"] = a.astype(np.float16)
-    return out
-
-
-def dequantize_state_dict(arrays: dict[str, np.ndarray]) -> dict:
-    """The inverse of :func:`quantize_state_dict` (float32 torch tensors)."""
-    import torch
-
-    state = {}
-    for key, a in arrays.items():
-        if key.endswith(".q8"):
-            name = key[:-3]
-            state[name] = torch.from_numpy(a.astype(np.float32) * arrays[name + ".scale"].astype(np.float32))
-        elif key.endswith(".f16"):
-            state[key[:-4]] = torch.from_numpy(a.astype(np.float32))
-    return state
-
-
 class SpanReader:
     """Scores answer spans inside passages with the shipped model (implements ``qa.readers.Reader``)."""
 
@@ -157,7 +104,7 @@ class SpanReader:
         from safetensors.numpy import load_file
         from transformers import AutoConfig, AutoTokenizer, BertForQuestionAnswering
 
-        from index.encoder import model_path
+        from docqa.index.encoder import model_path
 
         self.settings = settings or SpanReaderSettings()
         meta_path, weights = model_dir / META, model_dir / WEIGHTS
@@ -180,28 +127,7 @@ class SpanReader:
                 f"reader weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})"
             )
         self.model.eval()
-        self.runtime: Runtime = self.settings.runtime or self.meta.get("runtime", "fp32")
-        self._onnx = None
-        self._traced = None
-        self._traced_second = None  # the graph of the second read, when its runtime is another one
-        second = self.settings.second_read_runtime
-        if second is None and self.settings.runtime is None:  # the shipped runtimes, unless one was chosen
-            second = self.meta.get("second_read_runtime")
-        self.second_read_runtime: Runtime = second or self.runtime
-        if self.second_read_runtime != self.runtime:  # built first: dynamic-int8 below quantizes self.model in place
-            self._traced_second, self.second_read_runtime = self._freeze(self.second_read_runtime)
-        if self.runtime.startswith("onnx"):
-            from qa.readers.onnx_runtime import load
-
-            try:
-                self._onnx = load(self.model, self.meta["sha256"], self.runtime, torch.get_num_threads())
-            except Exception as exc:  # no usable graph (export, fusion or session failed): run fp32 TorchScript
-                log.warning("reader runtime %s unavailable (%s); using torchscript", self.runtime, exc)
-                self.runtime = "torchscript"
-        if self.runtime.startswith("torchscript"):  # frozen graphs: less overhead (fp32: the same logits)
-            self._traced, self.runtime = self._freeze(self.runtime)
-        elif self.runtime == "dynamic-int8":  # int8 matmuls on CPU (measured: faster, less accurate; see README)
-            self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+        self._traced, self.runtime = self._freeze(self.settings.runtime or self.meta.get("runtime", "fp32"))
         self.torch = torch
         self.passages = int(self.settings.passages or self.meta.get("passages", 3))
         self.threshold = (
@@ -213,46 +139,41 @@ class SpanReader:
         self.early_exit_first = int(self.settings.early_exit_first or self.meta.get("early_exit_first", 1))
         self._sep = self.tokenizer.sep_token_id
         self._lock = threading.Lock()
-        if self._traced_second is None or self.second_read_runtime == self.runtime:  # one graph reads everything
-            self._traced_second, self.second_read_runtime = None, self.runtime
-        self._batcher = self._batcher_second = None
-        if self.settings.micro_batch:  # one queue per graph; the two graphs never run at once (self._lock)
+        self.reads = self.early_exits = 0  # questions read, and those the early exit answered (a running count)
+        self._batcher = None
+        if self.settings.micro_batch:
             pad = self.tokenizer.pad_token_id or 0
-            self._batcher = MicroBatcher(self._locked(False), self.settings.batch_wait_ms, pad_id=pad)
-            if self._traced_second is not None:
-                self._batcher_second = MicroBatcher(self._locked(True), self.settings.batch_wait_ms, pad_id=pad)
+            self._batcher = MicroBatcher(self._locked, self.settings.batch_wait_ms, pad_id=pad)
 
     def _freeze(self, runtime: Runtime) -> tuple[Callable | None, Runtime]:
-        """The frozen TorchScript graph of ``runtime`` (``index/torchscript.py``) and the runtime it really is:
-        unpadded (matrix products over real tokens only, ``qa/readers/unpadded.py``) in int8 or fp32, or padded.
-        Each falls back to the next when it cannot be built or disagrees with eager fp32 (int8: by more than
-        ``INT8_TOLERANCE``). A None graph: eager PyTorch."""
-        from index.torchscript import TOLERANCE, freeze
+        """The frozen unpadded graph of ``runtime`` (``qa/readers/unpadded.py``: matrix products over real tokens
+        only, ``index/torchscript.py``) and the runtime it really is. int8 falls back to fp32, and fp32 to eager
+        PyTorch (a None graph), when a graph cannot be built or disagrees with eager fp32 (int8: by more than
+        ``INT8_TOLERANCE``); each fallback is logged."""
+        from docqa.index.torchscript import TOLERANCE, freeze
+        from docqa.qa.readers.unpadded import UnpaddedBertQA
 
-        if runtime in ("torchscript-unpadded-int8", "torchscript-unpadded"):
-            from qa.readers.unpadded import UnpaddedBertQA
-
-            chain: list[Runtime] = ["torchscript-unpadded"]
-            if runtime == "torchscript-unpadded-int8":
-                chain.insert(0, runtime)
-            for candidate in chain:
-                int8 = candidate.endswith("int8")
+        chain: list[Runtime] = {
+            "torchscript-unpadded-int8": ["torchscript-unpadded-int8", "torchscript-unpadded"],
+            "torchscript-unpadded": ["torchscript-unpadded"],
+        }.get(runtime, [])
+        for candidate in chain:
+            int8 = candidate.endswith("int8")
+            try:  # None when it disagrees with eager fp32 (logged by freeze)
+                traced = freeze(
+                    UnpaddedBertQA(self.model, int8=int8),
+                    reference=self.model,
+                    tolerance=INT8_TOLERANCE if int8 else TOLERANCE,
+                )
+            except (ValueError, RuntimeError) as exc:  # a BERT variant it does not implement, no int8 kernels
+                log.warning("reader runtime %s unavailable (%s)", candidate, exc)
                 traced = None
-                try:  # None when it disagrees with eager fp32: logged
-                    traced = freeze(
-                        UnpaddedBertQA(self.model, int8=int8),
-                        reference=self.model,
-                        tolerance=INT8_TOLERANCE if int8 else TOLERANCE,
-                    )
-                except (ValueError, RuntimeError) as exc:  # a BERT variant it does not implement, no int8 kernels
-                    log.warning("reader runtime %s unavailable (%s)", candidate, exc)
-                if traced is not None:
-                    return traced, candidate
-        return freeze(self.model), "torchscript"
+            if traced is not None:
+                return traced, candidate
+        return None, "fp32"
 
-    def predict(self, question: str, contexts: Sequence[str], second: bool = False) -> list[SpanScore | None]:
-        """The best span inside each context (None when no window of it has one); ``second``: read in the runtime
-        of the second read (``second_read_runtime``)."""
+    def predict(self, question: str, contexts: Sequence[str]) -> list[SpanScore | None]:
+        """The best span inside each context (None when no window of it has one)."""
         if not contexts:
             return []
         st = self.settings
@@ -269,7 +190,7 @@ class SpanReader:
         )
         sample_map = enc.pop("overflow_to_sample_mapping").tolist()
         offsets = enc.pop("offset_mapping").tolist()
-        starts, ends = self.logits(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"], second)
+        starts, ends = self.logits(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
         ctx = context_mask(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"], self._sep)
         best: list[SpanScore | None] = [None] * len(contexts)
         for f, (si, ei, score, null, prob) in enumerate(best_spans(starts, ends, ctx, st.max_answer_tokens)):
@@ -284,43 +205,25 @@ class SpanReader:
                 best[ci] = SpanScore(cs, ce, score, null, prob)
         return best
 
-    def logits(
-        self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray, second: bool = False
-    ):
-        """Start and end logits (numpy) of a batch of windows, in the chosen runtime (``second``: the second read's),
-        micro-batched with the windows of concurrent callers unless ``micro_batch`` is off."""
-        second = second and self._traced_second is not None  # otherwise one graph reads everything
-        batcher = self._batcher_second if second else self._batcher
-        if batcher is not None:
-            return batcher(input_ids, attention_mask, token_type_ids)
-        return self._locked(second)(input_ids, attention_mask, token_type_ids)
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray):
+        """Start and end logits (numpy) of a batch of windows, micro-batched with the windows of concurrent callers
+        unless ``micro_batch`` is off."""
+        if self._batcher is not None:
+            return self._batcher(input_ids, attention_mask, token_type_ids)
+        return self._locked(input_ids, attention_mask, token_type_ids)
 
-    def _locked(self, second: bool) -> Callable:
-        def forward(input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray):
-            with self._lock:
-                return self._forward(input_ids, attention_mask, token_type_ids, second)
+    def _locked(self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray):
+        with self._lock:
+            return self._forward(input_ids, attention_mask, token_type_ids)
 
-        return forward
-
-    def _forward(
-        self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray, second: bool = False
-    ):
+    def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray):
         t = self.torch
-        if not second and self._onnx is not None:
-            return self._onnx(input_ids, attention_mask, token_type_ids)
-        traced = self._traced_second if second else self._traced
-        if traced is not None:
-            inputs = t.from_numpy(input_ids), t.from_numpy(attention_mask), t.from_numpy(token_type_ids)
-            with t.inference_mode():
-                start, end = traced(*inputs)[:2]
-            return start.numpy(), end.numpy()
-        inputs = {
-            "input_ids": t.from_numpy(input_ids),
-            "attention_mask": t.from_numpy(attention_mask),
-            "token_type_ids": t.from_numpy(token_type_ids),
-        }
-        with t.inference_mode(), t.autocast("cpu", dtype=t.bfloat16, enabled=self.runtime == "bf16"):
-            out = self.model(**inputs)
+        inputs = t.from_numpy(input_ids), t.from_numpy(attention_mask), t.from_numpy(token_type_ids)
+        with t.inference_mode():
+            if self._traced is not None:
+                start, end = self._traced(*inputs)[:2]
+                return start.numpy(), end.numpy()
+            out = self.model(input_ids=inputs[0], attention_mask=inputs[1], token_type_ids=inputs[2])
         return out.start_logits.float().numpy(), out.end_logits.float().numpy()
 
     def read(self, query: Query, hits: Sequence[Hit], view: IndexView) -> list[Candidate]:
@@ -331,18 +234,20 @@ class SpanReader:
         at once gives)."""
         top = list(hits[: self.passages])
         exit_at, n_first = self.early_exit, self.early_exit_first
+        self.reads += 1
         if exit_at < 1.0 and len(top) > n_first:
             raw = self.spans(query, top[:n_first], view)
             first = self._score(query, raw, hits, view)
             if first and first[0].confidence >= exit_at:
+                self.early_exits += 1
                 return first
-            return self._score(query, raw + self.spans(query, top[n_first:], view, second=True), hits, view)
+            return self._score(query, raw + self.spans(query, top[n_first:], view), hits, view)
         return self._score(query, self.spans(query, top, view), hits, view)
 
-    def spans(self, query: Query, top: list[Hit], view: IndexView, second: bool = False) -> list[dict]:
+    def spans(self, query: Query, top: list[Hit], view: IndexView) -> list[dict]:
         """The best span of each passage of ``top`` (cleaned, document offsets) with the reader and retrieval scores
         the confidence model reads; passages without a span are left out."""
-        preds = self.predict(query.text, [h.passage.text for h in top], second)
+        preds = self.predict(query.text, [h.passage.text for h in top])
         raw: list[dict] = []
         for hit, p in zip(top, preds, strict=True):
             if p is None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from qa.readers.span import quantize_rows
+from docqa.qa.readers.quantize import quantize_rows
 
 
 class Int8Linear(torch.nn.Module):

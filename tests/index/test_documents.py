@@ -1,0 +1,85 @@
+"""Documents as people read them: PDF pages, running headers, joined lines; docx headings; titles; the library."""
+
+from __future__ import annotations
+
+import pytest
+
+from docqa.index.errors import IngestError
+from docqa.index.ingest import read_document
+from docqa.index.library import Library, safe_filename
+from docqa.index.passages import make_passages
+from tests.factory import HEADER, make_docx, make_pdf
+
+
+def test_pdf_keeps_pages_and_drops_headers_numbers_and_hard_breaks(tmp_path):
+    doc = read_document(make_pdf(tmp_path / "station.pdf", title="Kestrel Station Handbook"))
+    assert doc.kind == "pdf" and doc.title == "Kestrel Station Handbook"
+    assert len(doc.pages) == 3 and doc.pages[0] == 0
+    assert HEADER not in doc.text
+    assert "\n1\n" not in doc.text and not doc.text.rstrip().endswith("3")
+    assert "between 2031 and 2034" in doc.text  # line break inside a sentence joined
+    assert "together produce about 120 kilowatts" in doc.text  # hyphenated line end joined
+    assert doc.text[doc.pages[1] :].startswith("Chapter 2. Power")
+    assert doc.page_of(doc.text.index("Amara Okafor")) == 3
+    for p in make_passages(doc):
+        assert doc.text[p.start : p.end] == p.text
+        assert all(doc.text[s.start : s.end].strip() for s in p.sentences)
+
+
+def test_docx_headings_tables_and_title(tmp_path):
+    doc = read_document(make_docx(tmp_path / "ferry.docx"))
+    assert doc.title == "Ferry Operations Manual"
+    assert [h for _, h in doc.headings] == ["Ferry Operations Manual", "Departures", "Safety"]
+    assert doc.heading_of(doc.text.index("muster station")) == "Safety"
+    assert "Marlin | 340 passengers" in doc.text  # table cells are text too
+    for off, h in doc.headings:
+        assert doc.text[off : off + len(h)] == h
+
+
+def test_titles_of_markdown_and_html(tmp_path):
+    (tmp_path / "a.md").write_text("Intro line\n\n# Tide Tables\n\nHigh tide is at noon.\n\n## Notes\n\nNone.")
+    (tmp_path / "b.html").write_text(
+        "<html><head><title>Harbour News</title></head><body><h1>Storm</h1><p>The storm passed.</p></body></html>"
+    )
+    md = read_document(tmp_path / "a.md")
+    assert md.title == "Tide Tables" and md.heading_of(md.text.index("None")) == "Notes"
+    html = read_document(tmp_path / "b.html")
+    assert (
+        html.title == "Harbour News" and "Harbour News" not in html.text and html.heading_of(len(html.text)) == "Storm"
+    )
+
+
+@pytest.mark.parametrize(
+    "raw,safe",
+    [
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("C:\\\\Users\\\\x\\\\report.PDF", "report.pdf"),
+        (".hidden.md", "hidden.md"),
+        ("rm -rf $(x); notes.md", "rm -rf _(x)_ notes.md"),
+        ("\x00\x1f.txt", "document.txt"),
+        ("résumé.docx", "résumé.docx"),
+        ("a/b\\c?.md", "c.md"),
+    ],
+)
+def test_safe_filename(raw, safe):
+    assert safe_filename(raw) == safe
+
+
+def test_library_uploads_never_overwrite_and_exclusions_keep_files(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "notes.txt").write_text("The archive opens at nine.")
+    lib = Library([corpus], tmp_path / "state")
+    a = lib.save_upload("notes.txt", b"Upload one.")
+    b = lib.save_upload("notes.txt", b"Upload two.")
+    assert (a, b) == ("uploads/notes.txt", "uploads/notes (2).txt")
+    assert set(lib.scan()) == {"notes.txt", "uploads/notes.txt", "uploads/notes (2).txt"}
+    lib.remove("notes.txt")
+    assert (corpus / "notes.txt").exists() and "notes.txt" not in lib.scan()
+    assert lib.add_path(corpus / "notes.txt") == "notes.txt" and "notes.txt" in lib.scan()
+    lib.remove(b)
+    assert not (tmp_path / "state" / "uploads" / "notes (2).txt").exists()
+    with pytest.raises(IngestError, match="not a PDF"):
+        lib.save_upload("x.pdf", b"plain text")
+    with pytest.raises(IngestError, match="unsupported"):
+        lib.save_upload("x.exe", b"MZ")

@@ -1,0 +1,199 @@
+"""Index: persistence, incremental update, checksums, mismatch refusal, atomic writes, BM25 fidelity."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from docqa.index.backend import IndexSettings
+from docqa.index.bm25 import BM25Index
+from docqa.index.faiss_store import FaissStore
+from docqa.index.faiss_store import load_version as load_index
+from docqa.index.passages import PassageSettings
+from docqa.index.sync import open_index
+from docqa.index.text import tokenize
+from docqa.qa.errors import IndexCorruptedError, IndexMismatchError, IndexNotFoundError, IndexWriteError
+from tests.conftest import build_index
+
+MOON = "The Moon is Earth's only natural satellite. It orbits at an average distance of 384,400 km."
+
+
+def test_persist_and_reload_identical(corpus_dir, tmp_path):
+    idx, stats = build_index(corpus_dir, tmp_path / "ix", progress=False)
+    assert stats.documents == 1 and stats.passages == len(idx) > 3
+    again = load_index(tmp_path / "ix")
+    assert [p.to_json() for p in again.passages] == [p.to_json() for p in idx.passages]
+    assert np.allclose(again.passage_vectors(), idx.passage_vectors())
+    manifest = again.manifest
+    assert manifest["model"].startswith("sentence-transformers/all-MiniLM-L6-v2@")
+    assert manifest["settings"] == IndexSettings().to_json()
+    doc = next(iter(again.docs.values()))
+    assert manifest["documents"][doc.doc_id]["sha256"] == doc.sha256
+    assert manifest["documents"][doc.doc_id]["text_sha256"] == doc.text_sha256
+    for p in again.passages:
+        assert again.document(p.doc_id).text[p.start : p.end] == p.text
+
+
+def test_incremental_update_embeds_only_new_text(corpus_dir, tmp_path):
+    ix = tmp_path / "ix"
+    _, first = build_index(corpus_dir, ix, progress=False)
+    assert first.reused == 0 and first.embedded > 0
+    _, same = build_index(corpus_dir, ix, progress=False)
+    assert same.embedded == 0 and not same.changed
+    (corpus_dir / "moon.md").write_text(MOON)
+    idx, added = build_index(corpus_dir, ix, progress=False)
+    assert added.documents == 2 and added.added == ["moon.md"]
+    assert added.embedded == 1  # only the new passage
+    assert added.reused == first.embedded
+    assert "moon.md" in idx.docs
+    (corpus_dir / "moon.md").unlink()
+    idx, removed = build_index(corpus_dir, ix, progress=False)
+    assert "moon.md" not in idx.docs and removed.embedded == 0 and removed.removed == ["moon.md"]
+
+
+def test_open_index_loads_when_fresh_and_updates_when_stale(corpus_dir, tmp_path):
+    ix = tmp_path / "ix"
+    a = open_index(corpus_dir, ix)[0].view()
+    b = open_index(corpus_dir, ix)[0].view()
+    assert a.path == b.path  # loaded, not rebuilt
+    (corpus_dir / "moon.md").write_text(MOON)
+    c = open_index(corpus_dir, ix)[0].view()
+    assert c.path != a.path and "moon.md" in c.docs
+
+
+def test_tampered_or_truncated_file_is_detected(corpus_dir, tmp_path):
+    ix = tmp_path / "ix"
+    idx, _ = build_index(corpus_dir, ix, progress=False)
+    target = idx.path / "passages.jsonl"
+    data = target.read_bytes()
+    target.write_bytes(data.replace(b'"start": 0', b'"start": 1', 1))
+    with pytest.raises(IndexCorruptedError, match="checksum.*rebuild"):
+        load_index(ix)
+    target.write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexCorruptedError, match="truncated"):
+        load_index(ix)
+    target.write_bytes(data)
+    assert len(load_index(ix)) == len(idx)
+    (idx.path / "faiss.index").unlink()
+    with pytest.raises(IndexCorruptedError, match="missing"):
+        load_index(ix)
+    # the rebuild path: open_index rebuilds a damaged index from the documents
+    fixed = open_index(corpus_dir, ix)[0].view()
+    assert load_index(ix).path == fixed.path
+
+
+def test_other_model_or_settings_refused(corpus_dir, tmp_path):
+    ix = tmp_path / "ix"
+    idx, _ = build_index(corpus_dir, ix, progress=False)
+    other = IndexSettings(passages=PassageSettings(sentences=2, overlap=0))
+    with pytest.raises(IndexMismatchError, match="settings"):
+        load_index(ix, expect_settings=other)
+    with pytest.raises(IndexMismatchError, match="okapi"):
+        load_index(ix, expect_settings=IndexSettings(bm25_idf="okapi"))
+    manifest = json.loads((idx.path / "manifest.json").read_text())
+    manifest["model"] = "some/other-model@0123"
+    (idx.path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="model"):
+        load_index(ix)
+
+
+def test_missing_index(tmp_path):
+    with pytest.raises(IndexNotFoundError):
+        load_index(tmp_path / "none")
+
+
+def test_crash_mid_write_keeps_previous_index(corpus_dir, tmp_path, monkeypatch):
+    ix = tmp_path / "ix"
+    old, _ = build_index(corpus_dir, ix, progress=False)
+    (corpus_dir / "moon.md").write_text(MOON)
+    import docqa.index.faiss_store as store
+
+    def boom(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store.faiss, "write_index", boom)
+    with pytest.raises(IndexWriteError, match="disk is full.*previous version is unchanged"):
+        build_index(corpus_dir, ix, progress=False)
+    monkeypatch.undo()
+    survived = load_index(ix)
+    assert survived.path == old.path and "moon.md" not in survived.docs
+    assert not list(ix.glob(".tmp-*"))
+
+
+BM25_TEXTS = [MOON, "The Sun is a star.", "Mars has two moons, Phobos and Deimos.", "Earth orbits the Sun."] * 3
+
+
+def test_bm25_okapi_matches_rank_bm25():
+    from rank_bm25 import BM25Okapi
+
+    toks = [tokenize(t) for t in BM25_TEXTS]
+    ours = BM25Index.build(toks, idf="okapi")
+    ref = BM25Okapi(toks)
+    for q in ["moon satellite", "sun star", "moons of mars", "earth earth orbit"]:
+        assert np.allclose(ours.scores(q), ref.get_scores(tokenize(q)), atol=1e-5)
+    rows, scores = ours.search("moons of mars", 3)
+    assert BM25_TEXTS[rows[0]].startswith("Mars") and scores[0] >= scores[-1]
+
+
+def test_bm25_lucene_idf_by_hand():
+    """The default idf, log(1 + (N - df + 0.5) / (df + 0.5)), worked out by hand for one passage and query."""
+    toks = [tokenize(t) for t in BM25_TEXTS]
+    ours = BM25Index.build(toks)
+    n, avgdl = len(toks), sum(map(len, toks)) / len(toks)
+    q = ["sun", "star"]
+    j = 1  # "The Sun is a star." -> ["sun", "star"]
+    expect = 0.0
+    for term in q:
+        df = sum(term in t for t in toks)
+        tf = toks[j].count(term)
+        expect += np.log(1 + (n - df + 0.5) / (df + 0.5)) * tf * 2.5 / (tf + 1.5 * (0.25 + 0.75 * len(toks[j]) / avgdl))
+    assert ours.scores("sun star")[j] == pytest.approx(expect, rel=1e-5)
+    # every term keeps a positive weight, even "sun", which is in half of the passages (okapi floors it near 0)
+    assert ours.scores("sun")[j] > 0.3 and BM25Index.build(toks, idf="okapi").scores("sun")[j] < 0.1
+    with pytest.raises(ValueError, match="unknown idf"):
+        BM25Index.build(toks, idf="tfidf")
+
+
+def test_index_from_before_the_idf_choice_is_rescored(corpus_dir, tmp_path, monkeypatch):
+    """An index written before ``bm25_idf`` existed used rank-bm25's idf: it is read as okapi, and opening it
+    with the default settings re-scores BM25 from its passages (vectors kept, nothing re-embedded)."""
+    ix = tmp_path / "ix"
+    idx = open_index(corpus_dir, ix, settings=IndexSettings(bm25_idf="okapi"))[0].view()
+    path = idx.path / "manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest["settings"]["bm25_idf"]
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="settings"):
+        load_index(ix, expect_settings=IndexSettings())  # the default is the lucene idf
+    assert load_index(ix, expect_settings=IndexSettings(bm25_idf="okapi")).path == idx.path
+    # a folder that cannot be written: the re-scored BM25 is served from memory and the folder is left as it was
+    import docqa.index.faiss_store as fs
+
+    def fail(*_a, **_k):
+        raise IndexWriteError("read-only")
+
+    monkeypatch.setattr(fs, "_write_version", fail)
+    in_memory = FaissStore(ix).load()
+    assert in_memory.path == idx.path and in_memory.manifest["settings"]["bm25_idf"] == "lucene"
+    assert (ix / "CURRENT").read_text().strip() == idx.path.name
+    monkeypatch.undo()
+    store, stats = open_index(corpus_dir, ix)
+    fresh = store.view()
+    assert fresh.path != idx.path and fresh.manifest["settings"]["bm25_idf"] == "lucene"
+    assert stats.embedded == 0 and [p.text for p in fresh.passages] == [p.text for p in idx.passages]
+    assert load_index(ix, expect_settings=IndexSettings()).path == fresh.path  # written, checksums and all
+    q = "Where will the drill be held?"
+    assert not np.allclose(fresh.bm25.scores(q), idx.bm25.scores(q))
+    # anything but BM25 parameters still needs a rebuild
+    other = IndexSettings(passages=PassageSettings(sentences=2, overlap=0))
+    with pytest.raises(IndexMismatchError, match="settings"):
+        FaissStore(ix, other).load()
+
+
+def test_copied_index_folder_still_loads(corpus_dir, tmp_path):
+    build_index(corpus_dir, tmp_path / "ix", progress=False)
+    shutil.copytree(tmp_path / "ix", tmp_path / "copy")
+    assert len(load_index(tmp_path / "copy")) > 0

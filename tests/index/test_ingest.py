@@ -1,0 +1,117 @@
+"""Ingest and passages: every format round-trips offsets; bad files are reported and skipped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from docqa.index.ingest import ingest, read_document
+from docqa.index.passages import PassageSettings, make_passages
+from docqa.qa.errors import IngestError
+from tests.conftest import SEED_FILE
+
+TEXT = (
+    "Alpha Centauri is the closest star system to the Sun. It is 4.37 light-years away.\n\n"
+    "The system contains three stars. Proxima Centauri is the smallest of them. "
+    "It hosts at least two planets."
+)
+
+
+def make_txt(d: Path) -> Path:
+    p = d / "a.txt"
+    p.write_text(TEXT, encoding="utf-8")
+    return p
+
+
+def make_md(d: Path) -> Path:
+    p = d / "b.md"
+    p.write_text("# Stars\n\n" + TEXT, encoding="utf-8")
+    return p
+
+
+def make_html(d: Path) -> Path:
+    p = d / "c.html"
+    paras = "".join(f"<p>{para}</p>" for para in TEXT.split("\n\n"))
+    p.write_text(f"<html><head><script>var x=1;</script><title>Stars</title></head><body>{paras}</body></html>")
+    return p
+
+
+def make_pdf(d: Path) -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=11)
+    for para in TEXT.split("\n\n"):
+        pdf.multi_cell(0, 6, para)
+        pdf.ln(4)
+    p = d / "d.pdf"
+    pdf.output(str(p))
+    return p
+
+
+def make_docx(d: Path) -> Path:
+    import docx
+
+    doc = docx.Document()
+    for para in TEXT.split("\n\n"):
+        doc.add_paragraph(para)
+    p = d / "e.docx"
+    doc.save(str(p))
+    return p
+
+
+@pytest.mark.parametrize("maker", [make_txt, make_md, make_html, make_pdf, make_docx])
+def test_every_format_round_trips_offsets(tmp_path, maker):
+    doc = read_document(maker(tmp_path))
+    assert "Proxima Centauri" in doc.text
+    assert "var x" not in doc.text  # scripts are not text
+    passages = make_passages(doc, PassageSettings(sentences=2, overlap=1))
+    assert passages
+    for p in passages:
+        assert doc.text[p.start : p.end] == p.text
+        assert p.sentences[0].start == p.start and p.sentences[-1].end == p.end
+        for s in p.sentences:
+            assert p.start <= s.start < s.end <= p.end
+            assert doc.text[s.start : s.end].strip() == doc.text[s.start : s.end]
+    joined = " ".join(doc.text[s.start : s.end] for p in passages for s in p.sentences)
+    assert "smallest of them" in joined
+
+
+def test_passages_overlap_and_cover_every_sentence():
+    doc = read_document(SEED_FILE)
+    ps = make_passages(doc, PassageSettings(sentences=4, overlap=1))
+    assert len(ps) >= 4
+    for a, b in zip(ps, ps[1:], strict=False):
+        assert a.sentences[-1] == b.sentences[0]  # one sentence of overlap
+    covered = {s for p in ps for s in p.sentences}
+    assert len(covered) == len({s for p in make_passages(doc, PassageSettings(1, 0)) for s in p.sentences})
+
+
+def test_folder_ingest_reports_and_skips_bad_files(tmp_path):
+    make_txt(tmp_path)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    make_docx(sub)
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "binary.txt").write_bytes(bytes(range(256)) * 20)
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >>\ntruncated")
+    (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
+    (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n")
+    report = ingest(tmp_path)
+    assert sorted(d.doc_id for d in report.documents) == ["a.txt", "sub/e.docx"]
+    skipped = {Path(p).name: why for p, why in report.skipped}
+    assert set(skipped) == {"empty.txt", "binary.txt", "latin1.txt", "broken.pdf", "broken.docx", "image.png"}
+    assert "empty" in skipped["empty.txt"]
+    assert "UTF-8" in skipped["latin1.txt"]
+    assert "binary" in skipped["binary.txt"]
+    assert "PDF" in skipped["broken.pdf"]
+    assert "unsupported" in skipped["image.png"]
+    assert "2 document(s) read, 6 skipped" in report.summary()
+
+
+def test_missing_path_is_a_clear_error(tmp_path):
+    with pytest.raises(IngestError, match="no such file"):
+        ingest(tmp_path / "nope")

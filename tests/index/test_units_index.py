@@ -1,0 +1,87 @@
+"""Fast unit tests of the index layer's pure functions: top-k, pages and headings, PDF clean-up, paths, threads."""
+
+from __future__ import annotations
+
+from docqa.index.backend import top_k
+from docqa.index.ingest.pdf import clean_pdf_pages, running_lines
+from docqa.index.paths import cache_dir
+from docqa.index.types import Document, Passage, Span
+
+
+def test_top_k_keeps_positive_scores_best_first():
+    import numpy as np
+
+    s = np.array([0.0, 3.0, 1.0, 2.0, -1.0])
+    assert top_k(s, 3).tolist() == [1, 3, 2]
+    assert top_k(s, 10).tolist() == [1, 3, 2]
+    assert top_k(s, 10, positive=False).tolist() == [1, 3, 2, 0, 4]
+
+
+def test_document_pages_and_headings():
+    doc = Document("d", "d.pdf", "page one text\n\npage two text", "x", pages=(0, 15), headings=((0, "Intro"),))
+    assert doc.page_of(0) == 1 and doc.page_of(14) == 1 and doc.page_of(15) == 2
+    assert doc.page_span(2) == Span(15, len(doc.text))
+    assert doc.heading_of(20) == "Intro"
+    assert Document("t", "t.txt", "abc", "x").page_of(1) is None
+    p = Passage("d#0", "d", 0, 13, "page one text", (Span(0, 4), Span(5, 13)))
+    assert p.sentence_at(6) == Span(5, 13) and p.sentence_at(99) == Span(0, 4)
+
+
+def test_pdf_cleanup_drops_running_header_and_page_numbers_and_joins_lines():
+    animals = ["fox", "cat", "owl", "elk"]
+    pages = [
+        f"Shared MIME-info Database\nThe {a} jumps over the lazy dog and keeps running far into the\n"
+        f"distant hills where the speci-\nfication says nothing about the {a}. It ends here.\n{n}"
+        for n, a in enumerate(animals, start=1)
+    ]
+    assert "shared mime-info database" in running_lines([p.split("\n") for p in pages])
+    text, starts = clean_pdf_pages(pages)
+    assert "Shared MIME-info" not in text
+    assert "into the distant hills" in text and "specification says" in text
+    assert "\n1\n" not in text and not text.rstrip().endswith("4")
+    assert len(starts) == 4 and starts[0] == 0 and starts == sorted(starts)
+    for a, s in zip(animals, starts, strict=True):
+        assert text[s:].startswith(f"The {a} jumps")
+
+
+def test_cache_dir_follows_xdg_cache_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache_dir("reader-onnx") == tmp_path / "docqa" / "reader-onnx"
+    monkeypatch.setenv("XDG_CACHE_HOME", "")  # empty: the default, as the XDG spec says
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_dir("indexes") == tmp_path / "home" / ".cache" / "docqa" / "indexes"
+
+
+def test_faiss_query_threads_apply_to_the_calling_thread_and_are_restored():
+    import threading
+
+    import faiss
+
+    from docqa.index.faiss_store import _omp_threads
+
+    def in_other_thread() -> int:  # what another thread (an index build) gets
+        seen: list[int] = []
+        t = threading.Thread(target=lambda: seen.append(faiss.omp_get_max_threads()))
+        t.start()
+        t.join()
+        return seen[0]
+
+    faiss.omp_set_num_threads(3)
+    elsewhere = in_other_thread()
+    with _omp_threads(1):
+        assert faiss.omp_get_max_threads() == 1
+        assert in_other_thread() == elsewhere
+    assert faiss.omp_get_max_threads() == 3
+    with _omp_threads(0):  # 0: leave the count alone
+        assert faiss.omp_get_max_threads() == 3
+    faiss.omp_set_num_threads(elsewhere)
+
+
+def test_padded_batches_pad_like_the_tokenizer():
+    from docqa.index.encoder import _padded
+
+    batch = _padded([[101, 7, 102], [101, 102]], [[0, 0, 0], [0, 0]], pad_id=0)
+    assert batch["input_ids"].tolist() == [[101, 7, 102], [101, 102, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
+    assert batch["token_type_ids"].tolist() == [[0, 0, 0], [0, 0, 0]]
+    assert all(a.dtype.name == "int64" for a in batch.values())
