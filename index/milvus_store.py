@@ -33,14 +33,22 @@ from docqa.index.backend import IndexSettings, Report, Scored
 from docqa.index.bm25 import lucene_idf
 from docqa.index.encoder import Encoder, get_encoder
 from docqa.index.errors import BackendUnavailableError, IndexError_, IndexMismatchError, IndexNotFoundError
+from docqa.index.milvus_schema import (
+    doc_row,
+    docs_fields,
+    meta_fields,
+    passage_rows,
+    passages_schema,
+    small_schema,
+    text_fields,
+    text_rows,
+)
 from docqa.index.passages import make_passages
-from docqa.index.text import STOPWORDS
 from docqa.index.types import BuildStats, Document, DocumentInfo, Passage, Span
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-CHUNK_CHARS = 8000  # document text per _text row (VARCHAR limits are in bytes: 4 bytes per character at most)
 PAGE = 10_000  # rows per query page
 SLACK = 10  # extra results asked for, in case some belong to a document version that is no longer live
 PASSAGE_FIELDS = ["pid", "doc_id", "doc_sha", "start", "end", "sentences", "text"]
@@ -366,81 +374,16 @@ class MilvusStore:
         return {self.passages_name, self.docs_name, self.text_name, self.meta_name} <= names
 
     def _create(self) -> None:
-        from pymilvus import DataType, Function, FunctionType
-
         c = self._connect()
-        st = self.settings
-        analyzer = {"tokenizer": "standard", "filter": ["lowercase", {"type": "stop", "stop_words": sorted(STOPWORDS)}]}
-        s = c.create_schema(auto_id=False, enable_dynamic_field=False)
-        s.add_field("pid", DataType.VARCHAR, is_primary=True, max_length=2048)
-        s.add_field("doc_id", DataType.VARCHAR, max_length=1024)
-        s.add_field("doc_sha", DataType.VARCHAR, max_length=64)
-        s.add_field("start", DataType.INT64)
-        s.add_field("end", DataType.INT64)
-        s.add_field("sentences", DataType.JSON)
-        s.add_field(
-            "text",
-            DataType.VARCHAR,
-            max_length=4 * st.passages.max_chars + 1024,
-            enable_analyzer=True,
-            enable_match=True,
-            analyzer_params=analyzer,
-        )
-        s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-        s.add_field("vector", DataType.FLOAT_VECTOR, dim=self.encoder.dim)
-        s.add_function(
-            Function(
-                name="bm25", input_field_names=["text"], output_field_names=["sparse"], function_type=FunctionType.BM25
-            )
-        )
-        ip = c.prepare_index_params()
-        ip.add_index("vector", index_type="HNSW", metric_type="IP", params={"M": st.hnsw_m, "efConstruction": 80})
-        ip.add_index(
-            "sparse",
-            index_type="SPARSE_INVERTED_INDEX",
-            metric_type="BM25",
-            params={"bm25_k1": st.bm25_k1, "bm25_b": st.bm25_b},
-        )
-        ip.add_index("doc_id", index_type="INVERTED")
-        self._call("create_collection", self.passages_name, schema=s, index_params=ip)
-
-        def small(name: str, fields: list[tuple]) -> None:
-            sc = c.create_schema(auto_id=False, enable_dynamic_field=False)
-            for f in fields:
-                sc.add_field(*f[:2], **(f[2] if len(f) > 2 else {}))
-            sc.add_field("_v", DataType.FLOAT_VECTOR, dim=2)  # Milvus requires a vector field in every collection
-            ip = c.prepare_index_params()
-            ip.add_index("_v", index_type="FLAT", metric_type="L2")
-            self._call("create_collection", name, schema=sc, index_params=ip)
-
-        small(
-            self.docs_name,
-            [
-                ("doc_id", DataType.VARCHAR, {"is_primary": True, "max_length": 1024}),
-                ("text_sha", DataType.VARCHAR, {"max_length": 64}),
-                ("sha256", DataType.VARCHAR, {"max_length": 64}),
-                ("path", DataType.VARCHAR, {"max_length": 4096}),
-                ("title", DataType.VARCHAR, {"max_length": 2048}),
-                ("kind", DataType.VARCHAR, {"max_length": 16}),
-                ("pages", DataType.JSON),
-                ("headings", DataType.JSON),
-                ("size", DataType.INT64),
-                ("added", DataType.VARCHAR, {"max_length": 32}),
-                ("chars", DataType.INT64),
-                ("passages", DataType.INT64),
-            ],
-        )
-        small(
-            self.text_name,
-            [
-                ("cid", DataType.VARCHAR, {"is_primary": True, "max_length": 2048}),
-                ("doc_id", DataType.VARCHAR, {"max_length": 1024}),
-                ("text_sha", DataType.VARCHAR, {"max_length": 64}),
-                ("seq", DataType.INT64),
-                ("chunk", DataType.VARCHAR, {"max_length": 4 * CHUNK_CHARS + 16}),
-            ],
-        )
-        small(self.meta_name, [("k", DataType.VARCHAR, {"is_primary": True, "max_length": 64}), ("v", DataType.JSON)])
+        schema, index_params = passages_schema(c, self.settings, self.encoder.dim)
+        self._call("create_collection", self.passages_name, schema=schema, index_params=index_params)
+        for name, fields in (
+            (self.docs_name, docs_fields),
+            (self.text_name, text_fields),
+            (self.meta_name, meta_fields),
+        ):
+            schema, index_params = small_schema(c, fields())
+            self._call("create_collection", name, schema=schema, index_params=index_params)
         self._put_meta(self._new_manifest())
 
     def _new_manifest(self) -> dict:
@@ -619,33 +562,12 @@ class MilvusStore:
         batch: list[dict] = []
         chunks: list[dict] = []
         for d, ps in all_ps:
-            sha = d.text_sha256
-            for j, p in enumerate(ps):
-                batch.append(
-                    {
-                        "pid": f"{d.doc_id}#{sha[:12]}#{j}",
-                        "doc_id": d.doc_id,
-                        "doc_sha": sha,
-                        "start": p.start,
-                        "end": p.end,
-                        "sentences": [[s.start, s.end] for s in p.sentences],
-                        "text": p.text,
-                        "vector": old[p.text].tolist(),
-                    }
-                )
+            for row in passage_rows(d, ps, old):
+                batch.append(row)
                 if len(batch) >= 1000:
                     flush(self.passages_name, batch)
-            for j, o in enumerate(range(0, max(1, len(d.text)), CHUNK_CHARS)):
-                chunks.append(
-                    {
-                        "cid": f"{d.doc_id}#{sha[:16]}#{j}",
-                        "doc_id": d.doc_id,
-                        "text_sha": sha,
-                        "seq": j,
-                        "chunk": d.text[o : o + CHUNK_CHARS],
-                        "_v": [0.0, 0.0],
-                    }
-                )
+            for row in text_rows(d):
+                chunks.append(row)
                 if len(chunks) >= 500:
                     flush(self.text_name, chunks)
         flush(self.passages_name, batch)
@@ -656,24 +578,7 @@ class MilvusStore:
         self._call("flush", self.text_name)
         # then the _docs rows, which switch readers to the new versions
         for d, ps in all_ps:
-            prev = live.get(d.doc_id)
-            batch.append(
-                {
-                    "doc_id": d.doc_id,
-                    "text_sha": d.text_sha256,
-                    "sha256": d.sha256,
-                    "path": d.path,
-                    "title": d.title[:2000],
-                    "kind": d.kind,
-                    "pages": list(d.pages),
-                    "headings": [list(h) for h in d.headings],
-                    "size": d.size,
-                    "added": prev["added"] if prev else (d.added or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
-                    "chars": len(d.text),
-                    "passages": len(ps),
-                    "_v": [0.0, 0.0],
-                }
-            )
+            batch.append(doc_row(d, len(ps), live.get(d.doc_id)))
             if len(batch) >= 1000:
                 flush(self.docs_name, batch)
         flush(self.docs_name, batch)

@@ -72,21 +72,17 @@ def _cite_choices(ans: dict | None) -> list[tuple[str, str]]:
     return out
 
 
-def create_app(
-    service: QA,
-    jobs: IndexJobs | None = None,
-    answer_fn: Callable[..., Answer] | None = None,
-    title: str = "DocQA: cited answers from your documents",
-) -> gr.Blocks:
-    """Build the Blocks app around a QA service (no logic here beyond calling and rendering)."""
-    jobs = jobs or IndexJobs()
-    answer = answer_fn or service.answer
+class Handlers:
+    """What the chat's buttons do: call the Python API (``QA``), render the result. One per app."""
 
-    def ask(question: str, docs: list[str] | None = None, history: list[dict] | None = None) -> tuple[Any, dict]:
+    def __init__(self, service: QA, jobs: IndexJobs, answer: Callable[..., Answer]) -> None:
+        self.service, self.jobs, self.answer = service, jobs, answer
+
+    def ask(self, question: str, docs: list[str] | None = None, history: list[dict] | None = None) -> tuple[Any, dict]:
         """One question -> (Answer or error message, answer JSON)."""
         turns = [Turn(t.get("question", ""), t.get("answer", "")) for t in (history or [])[-MAX_TURNS:]]
         try:
-            ans = answer(question, None, docs or None, turns)
+            ans = self.answer(question, None, docs or None, turns)
         except QAError as exc:
             q = question if isinstance(question, str) else ""
             return f"⚠️ {escape(str(exc))}", {"question": q, "error": str(exc)}
@@ -95,8 +91,8 @@ def create_app(
             return "⚠️ Something went wrong while answering; the error was logged.", {"error": "internal error"}
         return ans, ans.to_json()
 
-    def respond(message: str, chat: list[dict], docs: list[str] | None, turns: list[dict]):
-        ans, data = ask(message, docs, turns)
+    def respond(self, message: str, chat: list[dict], docs: list[str] | None, turns: list[dict]):
+        ans, data = self.ask(message, docs, turns)
         shown = escape(message if isinstance(message, str) else "")[:2000]
         if isinstance(ans, Answer):
             reply, cites, hits = chat_message(ans), citations_html(ans), hits_html(ans.hits)
@@ -108,59 +104,59 @@ def create_app(
         pick = gr.update(choices=choices, value=choices[0][1] if choices else None)
         return chat, "", cites, hits, turns[-MAX_TURNS:], data, pick, "", ""
 
-    def answer_json(question: str) -> dict:
-        return ask(question)[1]
+    def answer_json(self, question: str) -> dict:
+        return self.ask(question)[1]
 
-    def open_source(pick: str | None) -> str:
+    def open_source(self, pick: str | None) -> str:
         if not pick:
             return "<p class='docqa-empty'>Ask a question first; its citations can be opened here.</p>"
         doc_id, start, end = pick.rsplit("|", 2)
         try:
-            return source_html(service.source(doc_id, int(start), int(end)))
+            return source_html(self.service.source(doc_id, int(start), int(end)))
         except QAError as exc:
             return f"<p>⚠️ {escape(str(exc))}</p>"
 
-    def rate(last: dict | None, rating: str) -> str:
+    def rate(self, last: dict | None, rating: str) -> str:
         if not last or "error" in last:
             return "Nothing to rate yet."
         try:
-            service.rate(last, rating)  # type: ignore[arg-type]
+            self.service.rate(last, rating)  # type: ignore[arg-type]
         except QAError as exc:
             return f"⚠️ {escape(str(exc))}"
         return "Thanks: feedback saved." if rating == "up" else "Thanks: feedback saved; this answer was marked wrong."
 
-    def docs_outputs(status: str, keep_pick: bool = False):
-        choices = _doc_choices(service)
+    def docs_outputs(self, status: str, keep_pick: bool = False):
+        choices = _doc_choices(self.service)
         return (
             status,
-            documents_rows(service.documents()),
+            documents_rows(self.service.documents()),
             gr.update(choices=choices),
             gr.update(choices=choices) if keep_pick else gr.update(choices=choices, value=None),
         )
 
-    def add_files(files: list[str] | None, progress=gr.Progress()):  # noqa: B008 - Gradio's progress idiom
+    def add_files(self, files: list[str] | None, progress=gr.Progress()):  # noqa: B008 - Gradio's progress idiom
         if not files:
-            return docs_outputs("Choose or drop files first.")
+            return self.docs_outputs("Choose or drop files first.")
         lines, added = [], []
         try:
-            jobs.check_room()
+            self.jobs.check_room()
         except QAError as exc:
-            return docs_outputs(f"⚠️ {escape(str(exc))}")
+            return self.docs_outputs(f"⚠️ {escape(str(exc))}")
         for f in files:
             p = Path(f)
             name = getattr(f, "orig_name", None) or p.name
             try:
-                added.append(service.store_upload(name, p.read_bytes()))
+                added.append(self.service.store_upload(name, p.read_bytes()))
             except QAError as exc:
                 lines.append(f"⚠️ {escape(str(exc))}")
             except OSError as exc:
                 lines.append(f"⚠️ {escape(name)}: cannot read the upload ({escape(str(exc))})")
         if added:
             try:
-                job = jobs.submit(f"add {', '.join(added)}", lambda report: service.sync(report=report))
+                job = self.jobs.submit(f"add {', '.join(added)}", lambda report: self.service.sync(report=report))
             except QAError as exc:
                 lines.append(f"⚠️ {escape(str(exc))}")
-                return docs_outputs("<br>".join(lines))
+                return self.docs_outputs("<br>".join(lines))
             while not job.wait(0.2):
                 progress(job.progress, desc=f"{job.stage}…")
             if job.state == "failed":
@@ -169,25 +165,34 @@ def create_app(
                 lines.append(f"Indexed {len(added)} file(s): {escape(', '.join(added))}.")
                 for path, why in job.stats.skipped if job.stats else []:
                     lines.append(f"⚠️ skipped {escape(Path(path).name)}: {escape(why)}")
-        return docs_outputs("<br>".join(lines))
+        return self.docs_outputs("<br>".join(lines))
 
-    def delete_doc(doc_id: str | None, progress=gr.Progress()):  # noqa: B008
+    def delete_doc(self, doc_id: str | None, progress=gr.Progress()):  # noqa: B008
         if not doc_id:
-            return docs_outputs("Choose a document to delete.")
+            return self.docs_outputs("Choose a document to delete.")
         try:
-            service.unstage_document(doc_id)
-            job = jobs.submit(f"remove {doc_id}", lambda report: service.sync(report=report))
+            self.service.unstage_document(doc_id)
+            job = self.jobs.submit(f"remove {doc_id}", lambda report: self.service.sync(report=report))
         except QAError as exc:
-            return docs_outputs(f"⚠️ {escape(str(exc))}")
+            return self.docs_outputs(f"⚠️ {escape(str(exc))}")
         while not job.wait(0.2):
             progress(job.progress, desc=f"{job.stage}…")
         if job.state == "failed":
-            return docs_outputs(f"⚠️ {escape(job.error or 'failed')}")
-        return docs_outputs(f"Deleted {escape(doc_id)}.")
+            return self.docs_outputs(f"⚠️ {escape(job.error or 'failed')}")
+        return self.docs_outputs(f"Deleted {escape(doc_id)}.")
 
-    def refresh_docs():
-        return docs_outputs("", keep_pick=True)
+    def refresh_docs(self):
+        return self.docs_outputs("", keep_pick=True)
 
+
+def create_app(
+    service: QA,
+    jobs: IndexJobs | None = None,
+    answer_fn: Callable[..., Answer] | None = None,
+    title: str = "DocQA: cited answers from your documents",
+) -> gr.Blocks:
+    """Build the Blocks app around a QA service (no logic here beyond calling and rendering)."""
+    h = Handlers(service, jobs or IndexJobs(), answer_fn or service.answer)
     with gr.Blocks(title=title) as demo:
         gr.Markdown(f"## {title}\nEvery answer is an exact span of a document, with its source.")
         turns = gr.State([])
@@ -203,7 +208,7 @@ def create_app(
                         send = gr.Button("Ask", variant="primary", elem_id="docqa-ask")
                         clear = gr.Button("New conversation", elem_id="docqa-clear")
                     filt = gr.Dropdown(
-                        choices=_doc_choices(service),
+                        choices=_doc_choices(h.service),
                         multiselect=True,
                         label="Ask within documents (empty: all)",
                         elem_id="docqa-filter",
@@ -233,34 +238,34 @@ def create_app(
             status = gr.HTML(elem_id="docqa-upload-status")
             table = gr.Dataframe(
                 headers=DOCUMENT_COLUMNS,
-                value=documents_rows(service.documents()),
+                value=documents_rows(h.service.documents()),
                 interactive=False,
                 wrap=True,
                 elem_id="docqa-docs",
             )
             with gr.Row():
-                del_pick = gr.Dropdown(choices=_doc_choices(service), label="Document", elem_id="docqa-delete-pick")
+                del_pick = gr.Dropdown(choices=_doc_choices(h.service), label="Document", elem_id="docqa-delete-pick")
                 del_btn = gr.Button("Delete from index", variant="stop", elem_id="docqa-delete")
 
         outs = [chat, box, cites, hits, turns, last, pick, rated, source]
-        send.click(respond, [box, chat, filt, turns], outs, api_name="chat")
-        box.submit(respond, [box, chat, filt, turns], outs, api_visibility="private")
+        send.click(h.respond, [box, chat, filt, turns], outs, api_name="chat")
+        box.submit(h.respond, [box, chat, filt, turns], outs, api_visibility="private")
         clear.click(
             lambda: ([], "", "", [], None, gr.update(choices=[], value=None), "", ""),
             None,
             [chat, cites, hits, turns, last, pick, rated, source],
             api_visibility="private",
         )
-        open_btn.click(open_source, pick, source, api_visibility="private").then(None, js=SCROLL_JS)
-        up.click(lambda a: rate(a, "up"), last, rated, api_visibility="private")
-        down.click(lambda a: rate(a, "down"), last, rated, api_visibility="private")
+        open_btn.click(h.open_source, pick, source, api_visibility="private").then(None, js=SCROLL_JS)
+        up.click(lambda a: h.rate(a, "up"), last, rated, api_visibility="private")
+        down.click(lambda a: h.rate(a, "down"), last, rated, api_visibility="private")
         doc_outs = [status, table, filt, del_pick]
-        add_btn.click(add_files, upload, doc_outs, api_visibility="private", concurrency_id="docs")
-        del_btn.click(delete_doc, del_pick, doc_outs, api_visibility="private", concurrency_id="docs")
-        docs_tab.select(refresh_docs, None, doc_outs, api_visibility="private")
+        add_btn.click(h.add_files, upload, doc_outs, api_visibility="private", concurrency_id="docs")
+        del_btn.click(h.delete_doc, del_pick, doc_outs, api_visibility="private", concurrency_id="docs")
+        docs_tab.select(h.refresh_docs, None, doc_outs, api_visibility="private")
         q_api = gr.Textbox(visible=False)
         out_api = gr.JSON(visible=False)
-        q_api.submit(answer_json, q_api, out_api, api_name="answer")
+        q_api.submit(h.answer_json, q_api, out_api, api_name="answer")
     return demo
 
 
