@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from docqa.index.errors import IngestError, UnsupportedFileError
-from docqa.index.ingest import SUPPORTED, IngestLimits, doc_id_for, scan
+from docqa.index.ingest import SUPPORTED, IngestLimits, doc_id_for, scan, unsupported_files
 from docqa.index.ingest.formats import decode_text, sniff
 from docqa.index.ingest.limits import over_limit
 
@@ -73,6 +73,10 @@ class Library:
                 out[f"{UPLOADS}/{doc_id}"] = src
         excluded = self.excluded()
         return {k: v for k, v in out.items() if k not in excluded}
+
+    def unsupported(self) -> list[tuple[str, str]]:
+        """(path, reason) of the files in the library's folders that DocQA cannot read (reported, not indexed)."""
+        return unsupported_files([r for r in self.roots if r.exists()])
 
     def is_upload(self, doc_id: str) -> bool:
         return doc_id.startswith(f"{UPLOADS}/")

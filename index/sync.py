@@ -26,11 +26,13 @@ def sync(
     limits: IngestLimits | None = None,
     progress: bool = False,
     report: Report | None = None,
+    unsupported: Sequence[tuple[str, str]] = (),
 ) -> BuildStats:
     """Bring ``backend`` in step with ``sources`` (doc id -> (path, sha256), as ``scan`` or ``Library.scan`` give).
 
     Only files whose sha256 differs from the indexed (or previously skipped) version are read; documents whose
-    file is gone are removed. ``report(stage, fraction)`` is called as the work advances.
+    file is gone are removed. ``report(stage, fraction)`` is called as the work advances. ``unsupported``
+    (path, reason) pairs are reported in the result's ``skipped`` beside the files that could not be read.
     """
     view = backend.view()
     known = {d.doc_id: d.sha256 for d in view.documents()}
@@ -45,7 +47,7 @@ def sync(
     skipped = {doc_id: (sources[doc_id][1], why) for doc_id, why in read.skipped_ids.items()}
     # a file that was indexed and now fails to read keeps its previous version
     stats = backend.update(read.documents, remove=gone, skipped=skipped, progress=progress, report=report)
-    stats.skipped = [(str(sources[d][0]), why) for d, why in read.skipped_ids.items()]
+    stats.skipped = [(str(sources[d][0]), why) for d, why in read.skipped_ids.items()] + list(unsupported)
     return stats
 
 
@@ -112,7 +114,7 @@ def open_index(
         except (IndexCorruptedError, IndexMismatchError) as exc:
             log.warning("%s -- rebuilding", exc)
             store.reset()
-    stats = sync(store, sources, limits=limits, progress=progress)
+    stats = sync(store, sources, limits=limits, progress=progress, unsupported=library.unsupported())
     for path, why in stats.skipped:
         log.info("skipped %s: %s", path, why)
     return store, stats

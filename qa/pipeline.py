@@ -136,6 +136,10 @@ class QA:
         """The index snapshot questions are answered from right now."""
         return self.backend.view()
 
+    def serves_seeds(self) -> bool:
+        """Whether the corpus is exactly the bundled seed documents (the chat then offers example questions)."""
+        return self.library is not None and [r.resolve() for r in self.library.roots] == [SEEDS_DIR.resolve()]
+
     def require_library(self) -> Library:
         """The library of this service (SettingsError when it was not opened on folders)."""
         if self.library is None:
@@ -144,7 +148,15 @@ class QA:
 
     def sync(self, progress: bool = False, report: Report | None = None) -> BuildStats:
         """Re-read the library: index new and changed files, drop removed ones."""
-        return sync(self.backend, self.require_library().scan(), limits=self.limits, progress=progress, report=report)
+        library = self.require_library()
+        return sync(
+            self.backend,
+            library.scan(),
+            limits=self.limits,
+            progress=progress,
+            report=report,
+            unsupported=library.unsupported(),
+        )
 
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents (title, file, type, pages, passages, size, added)."""

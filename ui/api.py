@@ -134,7 +134,9 @@ def api_router(service: QA, jobs: IndexJobs, limits: ServerLimits, answer_fn=Non
         return {"documents": [_doc_json(d) for d in service.documents()], "jobs_pending": jobs.pending}
 
     @r.post(
-        "/documents", status_code=202, summary="Upload a document (txt, md, html, pdf, docx); indexed in the background"
+        "/documents",
+        status_code=202,
+        summary="Upload a document (pdf, docx, xlsx, pptx, csv, txt, md, html, epub, odt, or an image); indexed in the background",
     )
     async def post_document(file: Annotated[UploadFile, File(description="the document")]) -> dict:
         data = await _read_limited(file, limits.max_upload_bytes)

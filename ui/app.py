@@ -13,6 +13,7 @@ from typing import Any
 
 import gradio as gr
 
+from docqa.index.ingest.formats import SUPPORTED
 from docqa.qa.errors import QAError
 from docqa.qa.followup import Turn
 from docqa.qa.pipeline import QA
@@ -40,7 +41,7 @@ mark { background: #ffe066; padding: 0 2px; }
   padding: .5em; font-size: 0.92em; }
 """
 
-EXAMPLES = [
+EXAMPLES = [  # questions about the seed documents
     "What is THAAD?",
     "Where will the drill be held?",
     "When will the drill be held?",
@@ -213,7 +214,8 @@ def create_app(
                         label="Ask within documents (empty: all)",
                         elem_id="docqa-filter",
                     )
-                    gr.Examples(EXAMPLES, inputs=box)
+                    if h.service.serves_seeds():  # the seed's questions only beside the seed documents
+                        gr.Examples(EXAMPLES, inputs=box)
                 with gr.Column(scale=2):
                     gr.Markdown("### Citations")
                     cites = gr.HTML(elem_id="docqa-citations")
@@ -230,8 +232,8 @@ def create_app(
         with gr.Tab("Documents", elem_id="docqa-docs-tab") as docs_tab:
             upload = gr.File(
                 file_count="multiple",
-                file_types=[".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"],
-                label="Add documents (drag and drop: txt, md, html, pdf, docx)",
+                file_types=sorted(SUPPORTED),
+                label="Add documents (drag and drop: pdf, docx, xlsx, pptx, csv, txt, md, html, epub, odt, images)",
                 elem_id="docqa-upload",
             )
             add_btn = gr.Button("Add to index", variant="primary", elem_id="docqa-add")

@@ -53,7 +53,11 @@ def limit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-pdf-pages", type=int, default=d.max_pdf_pages)
     p.add_argument("--max-docx-xml-bytes", type=int, default=d.max_docx_xml_bytes)
     p.add_argument("--max-compression-ratio", type=float, default=d.max_compression_ratio)
-    p.add_argument("--timeout-s", type=float, default=d.timeout_s, help="seconds to read one PDF/DOCX/HTML file")
+    p.add_argument("--timeout-s", type=float, default=d.timeout_s, help="seconds to read one file (OCR aside)")
+    p.add_argument("--max-ocr-pages", type=int, default=d.max_ocr_pages, help="scanned pages OCRed per PDF")
+    p.add_argument("--ocr-page-timeout-s", type=float, default=d.ocr_page_timeout_s, help="seconds to OCR one page")
+    p.add_argument("--max-image-pixels", type=int, default=d.max_image_pixels)
+    p.add_argument("--ocr-engine", choices=["auto", "rapidocr", "tesseract"], default=d.ocr_engine)
 
 
 def _limits(args: argparse.Namespace) -> IngestLimits:
@@ -64,6 +68,10 @@ def _limits(args: argparse.Namespace) -> IngestLimits:
         max_docx_xml_bytes=args.max_docx_xml_bytes,
         max_compression_ratio=args.max_compression_ratio,
         timeout_s=args.timeout_s,
+        max_ocr_pages=args.max_ocr_pages,
+        ocr_page_timeout_s=args.ocr_page_timeout_s,
+        max_image_pixels=args.max_image_pixels,
+        ocr_engine=args.ocr_engine,
     )
 
 

@@ -1,7 +1,8 @@
-"""Read files (txt, md, html, pdf, docx) into Documents; unreadable files and files over a limit are skipped.
+"""Read files into Documents (``formats.KINDS`` lists the types); unreadable files and files over a limit are
+skipped, and files of other types are listed, each with its reason.
 
-Plain text and Markdown are read in the calling process; PDF, DOCX and HTML are extracted in a child process
-that is killed after ``IngestLimits.timeout_s``. Every skip comes with a reason.
+Plain text, Markdown and CSV are read in the calling process; every other type is extracted in a child process
+that is killed after ``IngestLimits.timeout_s`` (plus ``ocr_page_timeout_s`` per page being OCRed).
 """
 
 from __future__ import annotations
@@ -14,7 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docqa.index.errors import IngestError, UnsupportedFileError
-from docqa.index.ingest.formats import KINDS, SUPPORTED, Extracted, check_docx_zip, extract, normalize_text, sniff
+from docqa.index.ingest.formats import (
+    IN_PROCESS,
+    KINDS,
+    SUPPORTED,
+    ZIPPED,
+    Extracted,
+    check_zip,
+    extract,
+    normalize_text,
+    sniff,
+)
 from docqa.index.ingest.limits import IngestLimits, over_limit
 from docqa.index.ingest.worker import extract_isolated
 from docqa.index.types import Document
@@ -29,6 +40,7 @@ __all__ = [
     "normalize_text",
     "read_document",
     "scan",
+    "unsupported_files",
     "read_documents",
 ]
 
@@ -80,9 +92,9 @@ def read_document(
     if not raw.strip():
         raise IngestError(f"{path}: empty file")
     kind = sniff(raw, path)
-    if kind == "docx":  # a zip bomb is refused from the zip directory, before any process or parser starts
-        check_docx_zip(raw, path, limits)
-    if kind in ("txt", "md") or not isolate:
+    if kind in ZIPPED:  # a zip bomb is refused from the zip directory, before any process or parser starts
+        check_zip(raw, path, limits, kind)
+    if kind in IN_PROCESS or not isolate:
         ex = extract(raw, path, limits)
     else:
         ex = extract_isolated(path, limits)
@@ -161,19 +173,27 @@ def ingest(paths: Iterable[str | Path] | str | Path, limits: IngestLimits | None
     """Read every supported file under ``paths``; each unreadable file is reported and skipped."""
     roots = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     todo: list[tuple[str, Path]] = []
-    unsupported: list[tuple[str, str]] = []
     seen: set[str] = set()
     for f in iter_files(roots):
         if f.suffix.lower() not in SUPPORTED:
-            unsupported.append((str(f), f"unsupported file type {f.suffix or '(none)'}"))
             continue
         doc_id = doc_id_for(f, roots)
         if doc_id not in seen:
             seen.add(doc_id)
             todo.append((doc_id, f))
     report = read_documents(todo, limits)
-    report.unsupported = unsupported
+    report.unsupported = unsupported_files(roots)
     return report
+
+
+def unsupported_files(corpus: Iterable[str | Path] | str | Path) -> list[tuple[str, str]]:
+    """(path, reason) of every file under ``corpus`` of a type DocQA does not read, so none is dropped silently."""
+    roots = [Path(corpus)] if isinstance(corpus, (str, Path)) else [Path(p) for p in corpus]
+    return [
+        (str(f), f"unsupported file type {f.suffix or '(none)'} (DocQA reads {', '.join(sorted(SUPPORTED))})")
+        for f in iter_files(roots)
+        if f.suffix.lower() not in SUPPORTED
+    ]
 
 
 def scan(corpus: Iterable[str | Path] | str | Path) -> dict[str, tuple[Path, str]]:

@@ -1,4 +1,4 @@
-"""Extraction of risky formats (PDF, DOCX, HTML) in a child process that is killed when it runs too long.
+"""Extraction of risky formats (all but plain text and CSV) in a child process killed when it runs too long.
 
 A pathological file can make a parser spin or allocate without bound; a thread cannot be stopped, a process
 can. The child is a plain ``python -m docqa.index.ingest.worker`` (not a fork of the caller, which holds models and
@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from docqa.index.errors import IngestError, UnsupportedFileError
+from docqa.index.ingest.base import set_ocr_page_hook
 from docqa.index.ingest.formats import Extracted, extract
 from docqa.index.ingest.limits import IngestLimits
 
@@ -82,8 +83,12 @@ class ExtractorProcess:
             try:
                 _send(proc.stdin, (str(Path(path).expanduser().resolve()), limits))  # the child's cwd may differ
                 deadline = time.monotonic() + limits.timeout_s
-                (size,) = _HEADER.unpack(_read_exact(proc.stdout.fileno(), _HEADER.size, deadline))
-                status, payload = pickle.loads(_read_exact(proc.stdout.fileno(), size, None))
+                while True:
+                    (size,) = _HEADER.unpack(_read_exact(proc.stdout.fileno(), _HEADER.size, deadline))
+                    status, payload = pickle.loads(_read_exact(proc.stdout.fileno(), size, None))
+                    if status != "ocr-page":
+                        break
+                    deadline += limits.ocr_page_timeout_s  # each scanned page brings its own time
             except TimeoutError:
                 self.kill()
                 raise IngestError(
@@ -121,6 +126,7 @@ def _serve() -> None:
         pass
     fin, fout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # stray prints of a parser must not corrupt the protocol
+    set_ocr_page_hook(lambda: _send(fout, ("ocr-page", None)))
     while True:
         head = fin.read(_HEADER.size)
         if len(head) < _HEADER.size:

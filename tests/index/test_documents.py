@@ -31,7 +31,7 @@ def test_docx_headings_tables_and_title(tmp_path):
     assert doc.title == "Ferry Operations Manual"
     assert [h for _, h in doc.headings] == ["Ferry Operations Manual", "Departures", "Safety"]
     assert doc.heading_of(doc.text.index("muster station")) == "Safety"
-    assert "Marlin | 340 passengers" in doc.text  # table cells are text too
+    assert "Vessel: Marlin; Marlin capacity: 340 passengers." in doc.text  # each row keeps its column headers
     for off, h in doc.headings:
         assert doc.text[off : off + len(h)] == h
 

@@ -99,17 +99,27 @@ def test_folder_ingest_reports_and_skips_bad_files(tmp_path):
     (tmp_path / "latin1.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
     (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >>\ntruncated")
     (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
-    (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n")
+    (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n")  # a truncated image
+    (tmp_path / "tool.exe").write_bytes(b"MZ\x90\x00")
     report = ingest(tmp_path)
     assert sorted(d.doc_id for d in report.documents) == ["a.txt", "sub/e.docx"]
     skipped = {Path(p).name: why for p, why in report.skipped}
-    assert set(skipped) == {"empty.txt", "binary.txt", "latin1.txt", "broken.pdf", "broken.docx", "image.png"}
+    assert set(skipped) == {
+        "empty.txt",
+        "binary.txt",
+        "latin1.txt",
+        "broken.pdf",
+        "broken.docx",
+        "image.png",
+        "tool.exe",
+    }
     assert "empty" in skipped["empty.txt"]
     assert "UTF-8" in skipped["latin1.txt"]
     assert "binary" in skipped["binary.txt"]
     assert "PDF" in skipped["broken.pdf"]
-    assert "unsupported" in skipped["image.png"]
-    assert "2 document(s) read, 6 skipped" in report.summary()
+    assert "unreadable image" in skipped["image.png"]
+    assert "unsupported file type .exe" in skipped["tool.exe"]
+    assert "2 document(s) read, 7 skipped" in report.summary()
 
 
 def test_missing_path_is_a_clear_error(tmp_path):

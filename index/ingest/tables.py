@@ -1,0 +1,92 @@
+"""Tables as text that keeps each cell with its column header.
+
+A flattened table ("Engineering | 23 March 2027 | 2") loses which column a cell is in, so a question about one
+row's floor can be answered with another row's. Every table reader (docx, HTML, xlsx, csv, pptx, odt, epub)
+turns a table into one line per row, each cell named by its header and by the row's first value (its key):
+
+    Team: Engineering; Engineering move date: 23 March 2027; Engineering floor: 2.
+
+One row is one sentence (cells joined by "; ", a full stop at the end), so the passage splitter keeps a row
+together, and every value sits beside both its column and its row: on a table of five teams the reader answered
+"Which floor will Engineering be on?"-style questions right 18 times of 21 this way, against 7 with the header
+alone ("Floor: 2") and 11 with the key once per row (docs/documents.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+_NUMBER = re.compile(r"^[\s$€£¥%+\-–.,:/()\d]*$")
+
+
+def clean_cell(value: object) -> str:
+    """A cell's value as one line of text ("" for empty cells); floats that are whole numbers lose ".0"."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return " ".join(str(value).split())
+
+
+def has_header(rows: Sequence[Sequence[str]]) -> bool:
+    """Whether the first row names the columns: at least two rows, at least two non-empty cells in the first
+    row, none of them a number or a date-like value, and no repeated name."""
+    if len(rows) < 2:
+        return False
+    first = [c for c in rows[0] if c]
+    return len(first) >= 2 and len(set(first)) == len(first) and not any(_NUMBER.match(c) for c in first)
+
+
+def _lower_first(name: str) -> str:
+    """ "Move date" -> "move date", but "EUR rate" and "QA lead" stay as written."""
+    return name[0].lower() + name[1:] if len(name) > 1 and name[1].islower() else name
+
+
+def row_text(cells: Sequence[str], header: Sequence[str] | None) -> str:
+    """One row as a sentence: "Header: key; key header: value; ..." (values alone where a column has no header,
+    and the whole row as plain values when the table has none)."""
+    parts = []
+    key_at = next((i for i, v in enumerate(cells) if v), None)
+    for i, value in enumerate(cells):
+        if not value:
+            continue
+        name = header[i] if header is not None and i < len(header) and header[i] else ""
+        if not name or name == value:
+            parts.append(value)
+        elif i == key_at:
+            parts.append(f"{name}: {value}")
+        else:
+            parts.append(f"{cells[key_at]} {_lower_first(name)}: {value}")
+    if not parts:
+        return ""
+    text = "; ".join(parts)
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def table_rows(rows: Iterable[Sequence[object]]) -> list[tuple[int, str]]:
+    """The rows of a table as (index of the row in ``rows``, text line); see the module docstring. Empty rows
+    and columns are dropped. Leading rows with a single value (a title above the table) stay lines of their
+    own; the first row with two or more values is the header when it looks like one (``has_header``), and then
+    names the cells of every later row instead of being a line itself."""
+    grid = [(i, [clean_cell(c) for c in row]) for i, row in enumerate(rows)]
+    grid = [(i, row) for i, row in grid if any(row)]
+    if not grid:
+        return []
+    width = max(len(r) for _, r in grid)
+    grid = [(i, r + [""] * (width - len(r))) for i, r in grid]
+    keep = [j for j in range(width) if any(r[j] for _, r in grid)]
+    grid = [(i, [r[j] for j in keep]) for i, r in grid]
+    start = next((k for k, (_, r) in enumerate(grid) if sum(1 for c in r if c) >= 2), len(grid))
+    out = [(i, row_text(r, None)) for i, r in grid[:start]]
+    body = grid[start:]
+    header = body[0][1] if body and has_header([r for _, r in body]) else None
+    if header is not None:
+        body = body[1:]
+    out += [(i, row_text(r, header)) for i, r in body]
+    return [(i, line) for i, line in out if line]
+
+
+def table_lines(rows: Iterable[Sequence[object]]) -> list[str]:
+    """The text lines of ``table_rows``."""
+    return [line for _, line in table_rows(rows)]

@@ -1,0 +1,167 @@
+"""The formats people bring, each built here: xlsx, csv/tsv, pptx, epub, odt, images and scanned PDFs (real OCR),
+tables that keep their headers, and the limits every zip-based or image format is held to."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+
+from docqa.index.errors import IngestError, UnsupportedFileError
+from docqa.index.ingest import IngestLimits, read_document
+from docqa.index.ingest.ocr import boxes_to_text, get_engine
+from docqa.index.ingest.tables import has_header, table_lines
+from tests.factory import make_epub, make_odt, make_pptx, make_scan_pdf, make_xlsx, text_image
+
+
+def _holds(doc, snippet: str) -> int:
+    """Offset of ``snippet`` in the document text (fails when it is not there)."""
+    assert snippet in doc.text, doc.text
+    return doc.text.index(snippet)
+
+
+def test_table_rows_keep_their_headers():
+    rows = [["Quarterly figures", None], [], ["Region", "Sales", ""], ["North", 4.0, None], ["South", "3.1 m", None]]
+    assert table_lines(rows) == [
+        "Quarterly figures.",
+        "Region: North; North sales: 4.",
+        "Region: South; South sales: 3.1 m.",
+    ]
+    assert not has_header([["2024", "2025"], ["1", "2"]])  # numbers are values, not column names
+    assert table_lines([["a", "b"]]) == ["a; b."]  # one row: no header to take
+
+
+def test_xlsx_every_sheet_row_by_row_cited_with_sheet_and_row(tmp_path):
+    doc = read_document(make_xlsx(tmp_path / "plan.xlsx"))
+    assert doc.kind == "xlsx" and doc.title == "Facilities planning"
+    at = _holds(doc, "Team: Engineering; Engineering move date: 23 March 2027; Engineering floor: 2.")
+    assert doc.heading_of(at) == "Moves, row 4"
+    at = _holds(doc, "Item: Standing desk; Standing desk unit price (EUR): 489; Standing desk stock: 12.")
+    assert doc.heading_of(at) == "Prices, row 3"
+    for off, h in doc.headings:  # each row's label points at the row's text
+        assert off == 0 or doc.text[off - 1] == "\n", h
+
+
+@pytest.mark.parametrize(
+    "name,data",
+    [
+        ("rooms.csv", "Room;Capacity;Projector\nAtlas;12;yes\nBoreal;30;no\n".encode("cp1252")),
+        ("cafés.csv", "Café,Opens\nLe Petit Pré,7:30\nBrûlerie,8:00\n".encode("cp1252")),
+        ("rooms.tsv", b"Room\tCapacity\nAtlas\t12\nBoreal\t30\n"),
+        ("bom.csv", "\ufeffRoom,Capacity\nAtlas,12\n".encode()),
+    ],
+)
+def test_csv_dialect_and_encoding_are_sniffed(tmp_path, name, data):
+    (tmp_path / name).write_bytes(data)
+    doc = read_document(tmp_path / name)
+    first = doc.text.splitlines()[0]
+    assert first in (
+        "Room: Atlas; Atlas capacity: 12; Atlas projector: yes.",
+        "Café: Le Petit Pré; Le Petit Pré opens: 7:30.",
+        "Room: Atlas; Atlas capacity: 12.",
+    )
+    assert doc.heading_of(0) == "row 2"
+
+
+def test_pptx_slides_are_pages_with_titles_tables_and_notes(tmp_path):
+    doc = read_document(make_pptx(tmp_path / "deck.pptx"))
+    assert doc.title == "Quarterly review Q1" and len(doc.pages) == 3
+    at = _holds(doc, "Region: South; South sales: 3.1 million.")
+    assert doc.page_of(at) == 2 and doc.heading_of(at) == "Regional results"
+    assert doc.page_of(_holds(doc, "40 desks")) == 1  # speaker notes belong to their slide
+    assert doc.page_of(_holds(doc, "Hiring freeze ends in May.")) == 3
+
+
+def test_epub_chapters_in_reading_order_with_tables(tmp_path):
+    doc = read_document(make_epub(tmp_path / "book.epub"))
+    assert doc.title == "The Lighthouse Keeper"
+    assert doc.text.index("Inish Beg") < doc.text.index("paraffin")
+    assert doc.heading_of(_holds(doc, "Lamp: Fog light; Fog light range: 6 nautical miles.")) == "Lamps"
+
+
+def test_odt_headings_paragraphs_and_tables(tmp_path):
+    doc = read_document(make_odt(tmp_path / "rota.odt"))
+    assert doc.title == "Garden rota"
+    assert doc.heading_of(_holds(doc, "Volunteer: Tomasz; Tomasz day: Thursday.")) == "Garden rota"
+
+
+def test_an_image_is_read_by_ocr(tmp_path):
+    text_image(["Invoice number 7731", "Total due: 120 euros"]).save(tmp_path / "note.png")
+    doc = read_document(tmp_path / "note.png")
+    assert doc.kind == "image" and doc.pages == (0,)
+    assert "Invoice number 7731" in doc.text and "120 euros" in doc.text
+
+
+def test_a_scanned_pdf_is_read_by_ocr_and_keeps_its_pages(tmp_path):
+    doc = read_document(make_scan_pdf(tmp_path / "scan.pdf"))
+    assert doc.page_of(_holds(doc, "Harbor Logistics Ltd")) == 1
+    assert doc.page_of(_holds(doc, "monthly fee of 4,800 dollars")) == 2
+
+
+def test_ocr_page_cap_reads_only_the_first_pages(tmp_path):
+    doc = read_document(make_scan_pdf(tmp_path / "scan.pdf"), limits=IngestLimits(max_ocr_pages=1))
+    assert "Harbor Logistics" in doc.text and "4,800" not in doc.text
+
+
+def test_both_ocr_engines_read_a_page():
+    img = text_image(["The warehouse opens at nine."], size=40)
+    for name in ("rapidocr", "tesseract"):
+        try:
+            engine = get_engine(name)  # type: ignore[arg-type]
+        except IngestError as exc:
+            assert "apt-get install tesseract-ocr" in str(exc)  # a missing engine says what to install
+            continue
+        assert "warehouse opens at nine" in engine.read(img, 60).lower()
+
+
+def test_ocr_boxes_are_read_in_lines_top_to_bottom_left_to_right():
+    box = lambda x, y: [[x, y], [x + 50, y], [x + 50, y + 20], [x, y + 20]]  # noqa: E731
+    assert (
+        boxes_to_text([(box(200, 102), "world"), (box(10, 100), "hello"), (box(10, 140), "next")])
+        == "hello world\nnext"
+    )
+
+
+def test_a_decompression_bomb_image_is_refused_before_decoding(tmp_path):
+    from PIL import Image
+
+    Image.new("1", (30_000, 30_000)).save(tmp_path / "bomb.png")  # 900 million pixels in a small file
+    assert (tmp_path / "bomb.png").stat().st_size < 2_000_000
+    with pytest.raises(IngestError, match=r"over the limit of 60,000,000 pixels.*max_image_pixels"):
+        read_document(tmp_path / "bomb.png")
+
+
+@pytest.mark.parametrize(
+    "suffix,member",
+    [
+        (".xlsx", "xl/worksheets/sheet1.xml"),
+        (".pptx", "ppt/slides/slide1.xml"),
+        (".odt", "content.xml"),
+        (".epub", "OEBPS/c1.xhtml"),
+    ],
+)
+def test_zip_bombs_are_refused_for_every_zip_format(tmp_path, suffix, member):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(member, b"<x>" + b"0" * 60_000_000 + b"</x>")
+    (tmp_path / f"bomb{suffix}").write_bytes(buf.getvalue())
+    with pytest.raises(IngestError, match="max_docx_xml_bytes"):
+        read_document(tmp_path / f"bomb{suffix}")
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".pptx", ".odt", ".epub", ".png", ".jpg", ".tiff"])
+def test_a_renamed_file_is_refused_with_the_reason(tmp_path, suffix):
+    (tmp_path / f"fake{suffix}").write_bytes(b"just some text, not that format\n" * 10)
+    with pytest.raises(UnsupportedFileError, match="content is not"):
+        read_document(tmp_path / f"fake{suffix}")
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".pptx", ".odt", ".epub"])
+def test_a_broken_zip_of_each_format_is_a_clear_error(tmp_path, suffix):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("mimetype", "application/zip")
+    (tmp_path / f"broken{suffix}").write_bytes(buf.getvalue())
+    with pytest.raises(IngestError, match="unreadable|no extractable text"):
+        read_document(tmp_path / f"broken{suffix}")
