@@ -16,6 +16,7 @@ from docqa.index.faiss_store import FaissStore, FaissView
 from docqa.index.ingest import normalize_text
 from docqa.index.sync import sync_documents
 from docqa.index.types import Document
+from docqa.qa.metrics import best_over, exact_match, f1_score, normalize_answer  # noqa: F401 - re-exported for the benchmarks
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("DOCQA_DATA", ROOT.parent / "shared" / "data"))

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import best_over, exact_match, f1_score, md_table, save, squad11a, squad20a
+from bench.common import md_table, save, squad11a, squad20a
+from docqa.qa.metrics import best_over, exact_match, f1_score
 from docqa.qa.readers.span import MODEL_DIR, SpanReader, SpanReaderSettings, clean_span
 
 

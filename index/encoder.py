@@ -9,6 +9,15 @@
 All three mean-pool the last hidden state over the attention mask and L2-normalise, as all-MiniLM-L6-v2 does
 (at most 256 word pieces). The runtime is part of the model fingerprint recorded in every index, so an index is
 always queried with the encoder that built it.
+
+Precision of the ``torch`` runtime (``precision``): ``fp32``, or ``bf16`` for index builds (PyTorch autocast to
+bfloat16, eager: the frozen graph does not fuse bf16 as well). On a CPU with AVX512-BF16 or AMX, bf16 embeds ~2.5x
+faster with vectors at cosine >= 0.9999 of fp32; where neither exists it is slower, so ``auto`` (the default)
+picks bf16 only when the CPU lists one of them *and* a load-time probe on fixed texts keeps every vector within
+``PROBE_MIN_COSINE`` of fp32. Questions (one text per call) are embedded in fp32
+by the frozen graph, which is faster for one short text. bf16 passages and fp32 questions retrieve as fp32 ones
+do (recall measured equal, docs/performance.md), so precision is not part of the fingerprint: an index built in
+either is queried in either; the manifest records which one built it.
 """
 
 from __future__ import annotations
@@ -27,6 +36,20 @@ from docqa.index.paths import cache_dir
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 EncoderKind = Literal["torch", "onnx-fp32", "onnx-int8"]
+Precision = Literal["auto", "fp32", "bf16"]
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+PROBE_MIN_COSINE = 0.9999
+BF16_MIN_TEXTS = 2  # a single text (a question) runs the frozen fp32 graph
+PROBE_TEXTS = [
+    "The Terminal High Altitude Area Defense system intercepts ballistic missiles in their final phase.",
+    "Revenue grew 12 percent over the quarter; the Lisbon office opened in February with forty desks.",
+    "Team: Engineering; Engineering move date: 23 March 2027; Engineering floor: 2.",
+    "Photosynthesis converts light energy into chemical energy stored in glucose.",
+    "Who was the commander of the first expedition?",
+    "1950-1953",
+    "asn1Parser reads a single file with ASN.1 definitions and generates a C array.",
+    "La réunion aura lieu à Genève le 4 mai; 会议将在日内瓦举行。",
+]
 MAX_TOKENS = 256
 # Batches are padded to their longest text, so texts are grouped by their number of word pieces, sorted within
 # groups of SORT_GROUP batches: grouped by characters (as before), 25.4% of the tokens embedded for the SQuAD
@@ -68,12 +91,28 @@ def model_fingerprint(kind: EncoderKind = "torch") -> str:
     return f"{MODEL_NAME}{suffix}@{_sha(weights)}"
 
 
-class Encoder:
-    """Thread-safe sentence encoder returning L2-normalised float32 vectors."""
+def cpu_has_bf16() -> bool:
+    """Whether this CPU lists AVX512-BF16 or AMX-BF16 (bf16 matrix products in hardware)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    flags = next((ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), [])
+    return any(f in flags for f in BF16_FLAGS)
 
-    def __init__(self, kind: EncoderKind = "torch") -> None:
+
+class Encoder:
+    """Thread-safe sentence encoder returning L2-normalised float32 vectors.
+
+    ``precision`` (``torch`` runtime only): "fp32", "bf16" or "auto" (see the module docstring); what was chosen
+    is in ``self.precision`` and why in ``self.precision_reason``.
+    """
+
+    def __init__(self, kind: EncoderKind = "torch", precision: Precision = "auto") -> None:
         if kind not in get_args(EncoderKind):
             raise ValueError(f"unknown encoder {kind!r} (choose {', '.join(get_args(EncoderKind))})")
+        if precision not in get_args(Precision):
+            raise ValueError(f"unknown encoder precision {precision!r} (choose {', '.join(get_args(Precision))})")
         self.kind = kind
         self.fingerprint = model_fingerprint(kind)
         self.dim = 384
@@ -91,7 +130,8 @@ class Encoder:
             self.dim = int(dim())
             self.tokenizer = self.model.tokenizer
             self._traced = freeze(self.model[0].auto_model)
-        else:
+        self.precision, self.precision_reason = self._choose_precision(precision)
+        if kind != "torch":
             import onnxruntime as ort
             from transformers import AutoTokenizer
 
@@ -106,6 +146,29 @@ class Encoder:
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
+    def _choose_precision(self, asked: Precision) -> tuple[str, str]:
+        """(precision, reason): what ``asked`` resolves to on this CPU, and why."""
+        if self.kind != "torch":
+            if asked == "bf16":
+                raise ValueError(f"bf16 needs the torch encoder runtime, not {self.kind}")
+            return "fp32", f"{self.kind} runs its own arithmetic"
+        if asked != "auto":
+            return asked, "chosen"
+        if not cpu_has_bf16():
+            return "fp32", f"the CPU lists none of {', '.join(BF16_FLAGS)}"
+        cos = self.probe_cosine()
+        if cos < PROBE_MIN_COSINE:
+            return "fp32", f"bf16 probe cosine {cos:.6f} < {PROBE_MIN_COSINE}"
+        return "bf16", f"the CPU has bf16 and the probe keeps cosine {cos:.6f} >= {PROBE_MIN_COSINE}"
+
+    def probe_cosine(self) -> float:
+        """The lowest cosine between bf16 and fp32 vectors of ``PROBE_TEXTS`` (one batch each)."""
+        ids = self.tokenizer(PROBE_TEXTS, truncation=True, max_length=MAX_TOKENS)
+        idx = np.arange(len(PROBE_TEXTS))
+        a = self._embed(ids["input_ids"], ids["token_type_ids"], idx, len(idx), bf16=False)
+        b = self._embed(ids["input_ids"], ids["token_type_ids"], idx, len(idx), bf16=True)
+        return float((a * b).sum(axis=1).min())
+
     def encode(
         self,
         texts: list[str],
@@ -116,6 +179,7 @@ class Encoder:
         """Unit vectors of ``texts`` (float32, one row per text); ``report("embedding", fraction)`` as it goes."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        bf16 = self.precision == "bf16" and len(texts) >= BF16_MIN_TEXTS
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         step = batch_size * 8  # texts per hold of the lock
         group = batch_size * (SORT_GROUP if self.batch_by_tokens else 8)  # texts tokenized and sorted together
@@ -137,7 +201,7 @@ class Encoder:
                     report("embedding", done / len(texts))
                 idx = order[i : i + step]
                 with self._lock:  # released between chunks so that queries are not starved by a long build
-                    out[g + idx] = self._embed(ids, types, idx, batch_size)
+                    out[g + idx] = self._embed(ids, types, idx, batch_size, bf16)
                 done += len(idx)
                 if bar is not None:
                     bar.update(len(idx))
@@ -147,8 +211,9 @@ class Encoder:
             report("embedding", 1.0)
         return out
 
-    def _hidden(self, enc: dict[str, np.ndarray]) -> np.ndarray:
-        """Last hidden state (batch, tokens, dim) of a tokenized batch, in this encoder's runtime."""
+    def _hidden(self, enc: dict[str, np.ndarray], bf16: bool = False) -> np.ndarray:
+        """Last hidden state (batch, tokens, dim) of a tokenized batch, in this encoder's runtime (``bf16``: eager
+        PyTorch under bfloat16 autocast, the result in float32)."""
         feeds = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
         if self.kind != "torch":
             return self.session.run(None, feeds)[0]
@@ -156,17 +221,22 @@ class Encoder:
 
         args = [torch.from_numpy(feeds[k]) for k in ("input_ids", "attention_mask", "token_type_ids")]
         with torch.inference_mode():
+            if bf16:
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    return self.model[0].auto_model(*args)[0].float().numpy()
             if self._traced is not None and self.use_frozen:
                 return self._traced(*args)[0].numpy()
             return self.model[0].auto_model(*args)[0].numpy()
 
-    def _embed(self, ids: list[list[int]], types: list[list[int]], idx: np.ndarray, batch_size: int) -> np.ndarray:
+    def _embed(
+        self, ids: list[list[int]], types: list[list[int]], idx: np.ndarray, batch_size: int, bf16: bool = False
+    ) -> np.ndarray:
         """Unit vectors of the tokenized texts ``idx`` (in that order, which groups similar lengths), in batches."""
         out = np.zeros((len(idx), self.dim), dtype=np.float32)
         for b in range(0, len(idx), batch_size):
             rows = idx[b : b + batch_size]
             batch = _padded([ids[i] for i in rows], [types[i] for i in rows], self.tokenizer.pad_token_id or 0)
-            hidden = self._hidden(batch)
+            hidden = self._hidden(batch, bf16)
             mask = batch["attention_mask"][..., None].astype(np.float32)
             pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
             out[b : b + batch_size] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
@@ -234,7 +304,7 @@ def export_onnx(module, path: Path, outputs: list[str], seq: int) -> None:
         )
 
 
-@lru_cache(maxsize=4)
-def get_encoder(kind: EncoderKind = "torch") -> Encoder:
-    """The process-wide encoder of a kind (loaded once)."""
-    return Encoder(kind)
+@lru_cache(maxsize=8)
+def get_encoder(kind: EncoderKind = "torch", precision: Precision = "auto") -> Encoder:
+    """The process-wide encoder of a kind and precision (loaded once)."""
+    return Encoder(kind, precision)

@@ -301,6 +301,7 @@ class FaissStore:
             "backend": self.name,
             "model": self.encoder.fingerprint,
             "dim": self.encoder.dim,
+            "encoder_precision": self.encoder.precision,  # of the passages embedded by this build (docs/performance.md)
             "settings": self.settings.to_json(),
             "created": now_iso(),
             "documents": {
@@ -326,7 +327,7 @@ class FaissStore:
             old = self.view()
             if old.path is not None and current_version(old.path.parent) not in (None, old.version):
                 old = self.load()  # another process updated the folder since: build on its version
-            stats = BuildStats()
+            stats = BuildStats(encoder=f"{self.encoder.precision} ({self.encoder.precision_reason})")
             docs: dict[str, Document] = {k: v for k, v in old.docs.items() if k not in set(remove)}
             for d in documents:
                 prev = old.docs.get(d.doc_id)

@@ -392,6 +392,7 @@ class MilvusStore:
             "backend": self.name,
             "model": self.encoder.fingerprint,
             "dim": self.encoder.dim,
+            "encoder_precision": self.encoder.precision,
             "settings": self.settings.to_json(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "skipped": {},
@@ -492,7 +493,7 @@ class MilvusStore:
             manifest = dict(view.manifest)
             self._finish_pending(manifest)
             live = dict(view._live)
-            stats = BuildStats()
+            stats = BuildStats(encoder=f"{self.encoder.precision} ({self.encoder.precision_reason})")
             changed = []
             for d in documents:
                 row = live.get(d.doc_id)
@@ -588,6 +589,7 @@ class MilvusStore:
             self._call("delete", self.docs_name, filter=f"doc_id == {_lit(doc_id)}")
             live.pop(doc_id, None)
         manifest["skipped"] = skipped
+        manifest["encoder_precision"] = self.encoder.precision
         manifest["generation"] = int(manifest.get("generation", 0)) + 1
         self._put_meta(manifest)
         self._finish_pending(manifest, live)

@@ -171,3 +171,4 @@ class BuildStats:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     changed: bool = False
+    encoder: str = ""  # the passage encoder's precision and why it was chosen ("bf16: the CPU has ...")

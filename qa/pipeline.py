@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
 from docqa.index.backend import IndexBackend, IndexSettings, IndexView, Report, default_index_dir
-from docqa.index.encoder import Encoder
+from docqa.index.encoder import Encoder, Precision, get_encoder
 from docqa.index.ingest import IngestLimits
 from docqa.index.library import Library
 from docqa.index.sync import open_index, sync
@@ -70,11 +70,13 @@ class QA:
         backend: str = "faiss",
         milvus_uri: str | None = None,
         limits: IngestLimits | None = None,
+        encoder_precision: Precision = "auto",
     ) -> QA:
         """Open (or build, when missing, stale or damaged) the index of ``corpus`` and serve it.
 
         ``backend``: "faiss" (default; files in ``index_dir``) or "milvus" (``milvus_uri``; default a Milvus Lite
-        file in ``index_dir``).
+        file in ``index_dir``). ``encoder_precision``: "auto" (bf16 where the CPU has it and a probe keeps the
+        vectors, else fp32), "fp32" or "bf16", for the passages this update embeds.
         """
         roots = _roots(corpus)
         index_dir = Path(index_dir).expanduser() if index_dir else default_index_dir(roots[0])
@@ -87,6 +89,7 @@ class QA:
             backend=backend,
             milvus_uri=milvus_uri,
             limits=limits,
+            encoder=get_encoder((index_settings or IndexSettings()).encoder, encoder_precision),
         )
         return cls(store, settings, library=Library(roots, index_dir), limits=limits)
 
@@ -100,8 +103,10 @@ class QA:
         backend: str = "faiss",
         milvus_uri: str | None = None,
         limits: IngestLimits | None = None,
+        encoder_precision: Precision = "auto",
     ) -> tuple[Path, BuildStats]:
-        """Build or update the index of ``corpus`` without loading the reader: (index folder, what was done)."""
+        """Build or update the index of ``corpus`` without loading the reader: (index folder, what was done).
+        ``encoder_precision`` as in ``from_corpus``; ``BuildStats.encoder`` says what it resolved to."""
         roots = _roots(corpus)
         index_dir = Path(index_dir).expanduser() if index_dir else default_index_dir(roots[0])
         _, stats = open_index(
@@ -113,6 +118,7 @@ class QA:
             backend=backend,
             milvus_uri=milvus_uri,
             limits=limits,
+            encoder=get_encoder((index_settings or IndexSettings()).encoder, encoder_precision),
         )
         return index_dir, stats
 

@@ -25,10 +25,11 @@ import time
 
 import numpy as np
 
-from bench.common import OUT, best_over, cached_index, exact_match, f1_score, md_table, save, squad11a, squad20a
+from bench.common import OUT, cached_index, md_table, save, squad11a, squad20a
 from docqa.index.text import tokenize
 from docqa.qa.answer_type import agreement
 from docqa.qa.confidence import FEATURES, ConfidenceModel, candidate_features, coverage
+from docqa.qa.metrics import best_over, exact_match, f1_score
 from docqa.qa.pipeline import QA
 from docqa.qa.readers import Query
 from docqa.qa.readers.span import META, MODEL_DIR, SpanReader

@@ -28,6 +28,18 @@ def corpus_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", default=None, help="index folder (default: in ~/.cache/docqa/indexes)")
     p.add_argument("--backend", choices=["faiss", "milvus"], default="faiss", help="index backend (default faiss)")
     p.add_argument("--milvus-uri", default=None, help="Milvus URI (default: a Milvus Lite file in the index folder)")
+    encoder_option(p)
+
+
+def encoder_option(p: argparse.ArgumentParser) -> None:
+    """--encoder: the precision passages are embedded in."""
+    p.add_argument(
+        "--encoder",
+        choices=["auto", "fp32", "bf16"],
+        default="auto",
+        help="precision of the passage encoder (default auto: bf16 where the CPU has AVX512-BF16 or AMX and a "
+        "probe keeps the vectors, else fp32)",
+    )
 
 
 def reader_options(p: argparse.ArgumentParser) -> None:
@@ -94,6 +106,7 @@ def service_from_args(args: argparse.Namespace, progress: bool = False):
         milvus_uri=args.milvus_uri,
         progress=progress,
         limits=limits,
+        encoder_precision=args.encoder,
     )
 
 
@@ -108,6 +121,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
         backend=args.backend,
         milvus_uri=args.milvus_uri,
         limits=_limits(args),
+        encoder_precision=args.encoder,
     )
     for path, why in stats.skipped:
         print(f"skipped {path}: {why}", file=sys.stderr)
@@ -115,6 +129,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
         f"indexed {stats.documents} document(s), {stats.passages} passages "
         f"({stats.embedded} passages embedded, {stats.reused} reused) in {stats.seconds:.1f}s -> {index_dir}"
     )
+    print(f"encoder: {stats.encoder}")
     return 0
 
 
@@ -223,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["faiss", "milvus"], default="faiss")
     p.add_argument("--milvus-uri", default=None)
     p.add_argument("--rebuild", action="store_true", help="re-embed everything, ignoring the previous index")
+    encoder_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     limit_options(p)
     p.set_defaults(func=_cmd_index)

@@ -4,6 +4,9 @@ layer (scans, faxes) are rendered (pypdfium2) and read by OCR, so a scanned cont
 from __future__ import annotations
 
 import io
+import math
+import re
+import statistics
 import warnings
 from pathlib import Path
 
@@ -41,11 +44,7 @@ def read_pdf(raw: bytes, path: Path, limits: IngestLimits) -> Extracted:
                 if total > limits.max_chars:
                     raise IngestError(f"{path}: {over_limit('characters', total, limits.max_chars, 'max_chars')}")
                 pages.append(normalize_text(t))
-            meta_title = ""
-            try:
-                meta_title = str((reader.metadata or {}).get("/Title") or "").strip()
-            except Exception:  # noqa: BLE001 - broken metadata must not lose the text
-                meta_title = ""
+            title = pdf_title(reader)
     except IngestError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError, RecursionError, AttributeError) as exc:
@@ -55,7 +54,43 @@ def read_pdf(raw: bytes, path: Path, limits: IngestLimits) -> Extracted:
         for i, text in ocr_pages(raw, path, scans[: limits.max_ocr_pages], limits).items():
             pages[i] = text
     text, starts = clean_pdf_pages(pages)
-    return Extracted(text, pages=starts, title=meta_title)
+    return Extracted(text, pages=starts, title=title)
+
+
+_JUNK_TITLE = re.compile(r"^(untitled|document\d*|microsoft word - .*|.*\.(docx?|pdf|tex|dvi|indd|qxd))$", re.I)
+
+
+def pdf_title(reader) -> str:
+    """The PDF's title: its metadata title when it is a real one, else the largest text of the first page (a title
+    page's heading), else "" (then the first line of text is used). Never a running header: those are found in the
+    cleaned text, not here."""
+    try:
+        meta = " ".join(str((reader.metadata or {}).get("/Title") or "").split())
+    except Exception:  # noqa: BLE001 - broken metadata must not lose the text
+        meta = ""
+    if meta and not _JUNK_TITLE.match(meta):
+        return meta
+    try:
+        return largest_text(reader.pages[0]) if len(reader.pages) else ""
+    except Exception:  # noqa: BLE001 - a page pypdf cannot walk still has its text
+        return ""
+
+
+def largest_text(page) -> str:
+    """The text set in the largest font on ``page`` when it stands out (at least 1.3 times the median size)."""
+    runs: list[tuple[float, str]] = []
+
+    def visit(text, cm, tm, _font, size) -> None:
+        if text.strip() and size:
+            runs.append((size * math.hypot(tm[2], tm[3]) * math.hypot(cm[2], cm[3]), text.strip()))
+
+    page.extract_text(visitor_text=visit)
+    if not runs:
+        return ""
+    top = max(s for s, _ in runs)
+    if top < 1.3 * statistics.median(s for s, _ in runs):
+        return ""
+    return " ".join(" ".join(t for s, t in runs if s >= 0.95 * top).split())[:200]
 
 
 def ocr_pages(raw: bytes, path: Path, indices: list[int], limits: IngestLimits) -> dict[int, str]:

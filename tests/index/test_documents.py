@@ -83,3 +83,26 @@ def test_library_uploads_never_overwrite_and_exclusions_keep_files(tmp_path):
         lib.save_upload("x.pdf", b"plain text")
     with pytest.raises(IngestError, match="unsupported"):
         lib.save_upload("x.exe", b"MZ")
+
+
+@pytest.mark.parametrize("metadata", ["", "Microsoft Word - handbook.docx", "Kestrel Station Handbook"])
+def test_pdf_title_is_its_metadata_or_its_title_page_never_the_running_header(tmp_path, metadata):
+    from fpdf import FPDF
+
+    class Doc(FPDF):
+        def header(self) -> None:
+            self.set_font("helvetica", size=9)
+            self.cell(0, 8, "X Corporation (http://example.org) internal", new_x="LMARGIN", new_y="NEXT")
+
+    pdf = Doc()
+    if metadata:
+        pdf.set_title(metadata)
+    for n in range(3):
+        pdf.add_page()
+        if n == 0:
+            pdf.set_font("helvetica", size=24)
+            pdf.cell(0, 14, "Kestrel Station Handbook", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("helvetica", size=11)
+        pdf.multi_cell(0, 6, f"Chapter {n + 1}. The station was assembled in orbit by eleven agencies.")
+    pdf.output(str(tmp_path / "h.pdf"))
+    assert read_document(tmp_path / "h.pdf").title == "Kestrel Station Handbook"

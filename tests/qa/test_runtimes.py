@@ -1,4 +1,4 @@
-"""The ONNX runtimes (encoder and span reader) agree with PyTorch on real text; the real models, no mocks."""
+"""The encoder runtimes (PyTorch frozen graph, ONNX) and the span reader runtimes agree on real text; the real models, no mocks."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def torch_encoder():
-    return Encoder("torch")
+    return Encoder("torch", "fp32")  # the fp32 graph these tests check (bf16: tests/index/test_encoder_precision.py)
 
 
 @pytest.mark.parametrize("kind,min_cos", [("onnx-fp32", 0.9999), ("onnx-int8", 0.999)])
