@@ -16,6 +16,14 @@ _PAGE_NUMBER = re.compile(r"^\s*(?:page\s*)?[-–(\[]?\s*\d{1,4}\s*[-–)\]]?\s*
 _ROMAN = re.compile(r"^\s*[ivxlcdm]{1,6}\s*$", re.I)
 _BULLET = re.compile(r"^\s*(?:[-•*·▪◦]|\d{1,3}[.)]|[a-z][.)]|\(\w{1,3}\))\s+")
 _END = tuple('.!?:;"”’)')
+# a numbered section heading: "3 Utilities", "3.1 Invoking asn1Parser", "Chapter 2: Power", "A.2 Tables"
+_NUMBERED = re.compile(r"^(?:(?:chapter|section|appendix)\s+)?(?:\d{1,2}|[A-Z])(?:\.\d{1,2}){0,4}\.?:?\s+[A-Z][^\n]{0,80}$", re.I)
+
+
+def is_numbered_heading(line: str, width: float = 80.0) -> bool:
+    """A short numbered line without final punctuation ("3.1 Invoking asn1Parser"): a section heading."""
+    t = line.strip()
+    return bool(_NUMBERED.match(t)) and len(t) < max(60, 0.8 * width) and not t.endswith((*_END, ","))
 EDGE = 2  # lines at the top and at the bottom of a page that can be running headers/footers
 
 
@@ -57,13 +65,23 @@ def _breaks_paragraph(line: str, nxt: str, width: float) -> bool:
     """Whether the line break after ``line`` ends a paragraph (else the lines belong to one paragraph)."""
     if not line.strip() or not nxt.strip():
         return True
-    if _BULLET.match(nxt):
+    if _BULLET.match(nxt) or is_numbered_heading(line, width) or is_numbered_heading(nxt, width):
         return True
     short = len(line.strip()) < 0.6 * width
     if short and line.rstrip().endswith(_END):
         return True
     # a short line without final punctuation followed by a capital: a heading
     return short and nxt.lstrip()[:1].isupper() and not line.rstrip().endswith((",", "-", "–"))
+
+
+def numbered_headings(text: str) -> list[tuple[int, str]]:
+    """(offset, heading) of each paragraph of cleaned PDF text that is a numbered section heading."""
+    out, pos = [], 0
+    for para in text.split("\n\n"):
+        if is_numbered_heading(para):
+            out.append((pos, para))
+        pos += len(para) + 2
+    return out
 
 
 def clean_pdf_pages(pages: list[str]) -> tuple[str, list[int]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from docqa.index.errors import IngestError
 from docqa.index.ingest.base import Extracted, normalize_text, ocr_page_started
 from docqa.index.ingest.limits import IngestLimits, over_limit
-from docqa.index.ingest.pdf import clean_pdf_pages
+from docqa.index.ingest.pdf import clean_pdf_pages, numbered_headings
 
 MIN_TEXT_CHARS = 20  # a page whose text layer has fewer visible characters is treated as a scan
 
@@ -54,7 +54,7 @@ def read_pdf(raw: bytes, path: Path, limits: IngestLimits) -> Extracted:
         for i, text in ocr_pages(raw, path, scans[: limits.max_ocr_pages], limits).items():
             pages[i] = text
     text, starts = clean_pdf_pages(pages)
-    return Extracted(text, pages=starts, title=title)
+    return Extracted(text, pages=starts, headings=numbered_headings(text), title=title)
 
 
 _JUNK_TITLE = re.compile(r"^(untitled|document\d*|microsoft word - .*|.*\.(docx?|pdf|tex|dvi|indd|qxd))$", re.I)

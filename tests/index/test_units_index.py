@@ -85,3 +85,22 @@ def test_padded_batches_pad_like_the_tokenizer():
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
     assert batch["token_type_ids"].tolist() == [[0, 0, 0], [0, 0, 0]]
     assert all(a.dtype.name == "int64" for a in batch.values())
+
+
+def test_numbered_pdf_headings_become_their_own_paragraphs_and_headings():
+    from docqa.index.ingest.pdf import is_numbered_heading, numbered_headings
+
+    page = [
+        "this is the end of the previous section, which talks about the REAL type.",
+        "3 Utilities",
+        "3.1 Invoking asn1Parser",
+        "asn1Parser reads a single file with ASN.1 definitions and generates a file with an array to",
+        "use with libtasn1 functions.",
+    ]
+    text, _ = clean_pdf_pages(["\n".join(page)])
+    assert "\n\n3 Utilities\n\n3.1 Invoking asn1Parser\n\nasn1Parser reads a single file" in text
+    assert [h for _, h in numbered_headings(text)] == ["3 Utilities", "3.1 Invoking asn1Parser"]
+    for off, h in numbered_headings(text):
+        assert text[off : off + len(h)] == h
+    assert not is_numbered_heading("1. Open the valve slowly.")  # a numbered step is not a heading
+    assert not is_numbered_heading("2024 was a good year for the harbour and for the town that depends on it")
