@@ -17,13 +17,17 @@ _ROMAN = re.compile(r"^\s*[ivxlcdm]{1,6}\s*$", re.I)
 _BULLET = re.compile(r"^\s*(?:[-•*·▪◦]|\d{1,3}[.)]|[a-z][.)]|\(\w{1,3}\))\s+")
 _END = tuple('.!?:;"”’)')
 # a numbered section heading: "3 Utilities", "3.1 Invoking asn1Parser", "Chapter 2: Power", "A.2 Tables"
-_NUMBERED = re.compile(r"^(?:(?:chapter|section|appendix)\s+)?(?:\d{1,2}|[A-Z])(?:\.\d{1,2}){0,4}\.?:?\s+[A-Z][^\n]{0,80}$", re.I)
+_NUMBERED = re.compile(
+    r"^(?:(?:chapter|section|appendix)\s+)?(?:\d{1,2}|[A-Z])(?:\.\d{1,2}){0,4}\.?:?\s+[A-Z][^\n]{0,80}$", re.I
+)
 
 
 def is_numbered_heading(line: str, width: float = 80.0) -> bool:
     """A short numbered line without final punctuation ("3.1 Invoking asn1Parser"): a section heading."""
     t = line.strip()
     return bool(_NUMBERED.match(t)) and len(t) < max(60, 0.8 * width) and not t.endswith((*_END, ","))
+
+
 EDGE = 2  # lines at the top and at the bottom of a page that can be running headers/footers
 
 
