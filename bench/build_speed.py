@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import md_table, save, squad11a
+from bench.common import hybrid_recall, md_table, save, squad11a
 from docqa.index.backend import IndexSettings
 from docqa.index.encoder import get_encoder
 from docqa.index.faiss_store import FaissStore
@@ -26,19 +26,7 @@ from docqa.index.passages import make_passages
 
 
 def recall(view, qs, enc, ks=(1, 5, 20)) -> dict[int, float]:
-    qv = enc.encode([q.question for q in qs], batch_size=128)
-    from docqa.qa.fusion import FusionSettings, fuse
-
-    hits = {k: 0 for k in ks}
-    for q, v in zip(qs, qv, strict=True):
-        b = [(p, s) for p, s in view.bm25_search(q.question, 50)]
-        d = [(p, s) for p, s in view.dense_search(v, 50)]
-        ranked = [pid for pid, _ in fuse(b, d, FusionSettings())[: max(ks)]]
-        texts = [view.passage(pid).text for pid in ranked]
-        first = next((i for i, t in enumerate(texts) if any(g in t for g in q.answers)), None)
-        for k in ks:
-            hits[k] += first is not None and first < k
-    return {k: hits[k] / len(qs) for k in ks}
+    return hybrid_recall(view, qs, enc.encode([q.question for q in qs], batch_size=128), ks)
 
 
 def main() -> None:

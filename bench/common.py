@@ -138,6 +138,21 @@ def md_table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(out)
 
 
+def hybrid_recall(view, qs, qvecs, ks=(1, 5, 20)) -> dict[int, float]:
+    """Recall@k of hybrid retrieval as shipped (BM25 top 50 + dense top 50, fused): the share of questions with a
+    gold answer string inside one of the top k passages; ``qvecs``: the questions' vectors."""
+    from docqa.qa.fusion import FusionSettings, fuse
+
+    hits = {k: 0 for k in ks}
+    for q, v in zip(qs, qvecs, strict=True):
+        ranked = [pid for pid, _ in fuse(view.bm25_search(q.question, 50), view.dense_search(v, 50), FusionSettings())]
+        texts = [view.passage(pid).text for pid in ranked[: max(ks)]]
+        first = next((i for i, t in enumerate(texts) if any(g in t for g in q.answers)), None)
+        for k in ks:
+            hits[k] += first is not None and first < k
+    return {k: hits[k] / len(qs) for k in ks}
+
+
 def machine() -> dict:
     """The CPU this ran on: model, cores, memory and the instruction sets that decide what runs fast."""
     model, flags = "unknown", set()

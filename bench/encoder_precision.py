@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import md_table, save, squad11a, squad_train_paragraphs
+from bench.common import hybrid_recall, md_table, save, squad11a, squad_train_paragraphs
 from docqa.index.backend import IndexSettings
 from docqa.index.encoder import get_encoder
 from docqa.index.faiss_store import FaissStore
@@ -46,19 +46,6 @@ def time_cli(folder: Path, index: Path, encoder: str) -> tuple[float, str]:
     t = time.perf_counter()
     r = subprocess.run([*cmd, "--encoder", encoder], capture_output=True, text=True, check=True)
     return time.perf_counter() - t, next(ln for ln in r.stdout.splitlines() if ln.startswith("encoder:"))
-
-
-def recall(view, qs, qvecs, ks=(1, 5, 20)) -> dict[int, float]:
-    from docqa.qa.fusion import FusionSettings, fuse
-
-    hits = {k: 0 for k in ks}
-    for q, v in zip(qs, qvecs, strict=True):
-        ranked = [pid for pid, _ in fuse(view.bm25_search(q.question, 50), view.dense_search(v, 50), FusionSettings())]
-        texts = [view.passage(pid).text for pid in ranked[: max(ks)]]
-        first = next((i for i, t in enumerate(texts) if any(g in t for g in q.answers)), None)
-        for k in ks:
-            hits[k] += first is not None and first < k
-    return {k: hits[k] / len(qs) for k in ks}
 
 
 def main() -> None:
@@ -136,7 +123,7 @@ def main() -> None:
         q16 = bf16.encode([q.question for q in qs])
         rows = []
         for pv, qv, label in (("fp32", q32, "fp32"), ("bf16", q32, "fp32"), ("bf16", q16, "bf16")):
-            r = recall(views[pv], qs, qv)
+            r = hybrid_recall(views[pv], qs, qv)
             rows.append([pv, label, *(f"{r[k]:.4f}" for k in (1, 5, 20))])
             data.setdefault("recall", {})[f"passages {pv}, questions {label}"] = r
     md += ["", f"### Recall on SQuAD v1.1 dev half a ({len(qs):,} questions, {len(a):,} passages)", ""]

@@ -78,18 +78,8 @@ class QA:
         file in ``index_dir``). ``encoder_precision``: "auto" (bf16 where the CPU has it and a probe keeps the
         vectors, else fp32), "fp32" or "bf16", for the passages this update embeds.
         """
-        roots = _roots(corpus)
-        index_dir = Path(index_dir).expanduser() if index_dir else default_index_dir(roots[0])
-        store, _ = open_index(
-            roots,
-            index_dir,
-            index_settings,
-            rebuild=rebuild,
-            progress=progress,
-            backend=backend,
-            milvus_uri=milvus_uri,
-            limits=limits,
-            encoder=get_encoder((index_settings or IndexSettings()).encoder, encoder_precision),
+        store, _, roots, index_dir = _open(
+            corpus, index_dir, index_settings, rebuild, progress, backend, milvus_uri, limits, encoder_precision
         )
         return cls(store, settings, library=Library(roots, index_dir), limits=limits)
 
@@ -107,18 +97,8 @@ class QA:
     ) -> tuple[Path, BuildStats]:
         """Build or update the index of ``corpus`` without loading the reader: (index folder, what was done).
         ``encoder_precision`` as in ``from_corpus``; ``BuildStats.encoder`` says what it resolved to."""
-        roots = _roots(corpus)
-        index_dir = Path(index_dir).expanduser() if index_dir else default_index_dir(roots[0])
-        _, stats = open_index(
-            roots,
-            index_dir,
-            index_settings,
-            rebuild=rebuild,
-            progress=progress,
-            backend=backend,
-            milvus_uri=milvus_uri,
-            limits=limits,
-            encoder=get_encoder((index_settings or IndexSettings()).encoder, encoder_precision),
+        _, stats, _, index_dir = _open(
+            corpus, index_dir, index_settings, rebuild, progress, backend, milvus_uri, limits, encoder_precision
         )
         return index_dir, stats
 
@@ -344,3 +324,31 @@ def _roots(corpus: str | Path | Iterable[str | Path]) -> list[Path]:
     """The corpus as absolute folders or files (``~`` expanded; relative to the current folder)."""
     items = [corpus] if isinstance(corpus, (str, Path)) else list(corpus)
     return [Path(p).expanduser().absolute() for p in items]
+
+
+def _open(
+    corpus: str | Path | Iterable[str | Path],
+    index_dir: str | Path | None,
+    index_settings: IndexSettings | None,
+    rebuild: bool,
+    progress: bool,
+    backend: str,
+    milvus_uri: str | None,
+    limits: IngestLimits | None,
+    encoder_precision: Precision,
+) -> tuple[IndexBackend, BuildStats, list[Path], Path]:
+    """Open and update the index of ``corpus``: (backend, what the update did, the corpus roots, the index folder)."""
+    roots = _roots(corpus)
+    folder = Path(index_dir).expanduser() if index_dir else default_index_dir(roots[0])
+    store, stats = open_index(
+        roots,
+        folder,
+        index_settings,
+        rebuild=rebuild,
+        progress=progress,
+        backend=backend,
+        milvus_uri=milvus_uri,
+        limits=limits,
+        encoder=get_encoder((index_settings or IndexSettings()).encoder, encoder_precision),
+    )
+    return store, stats, roots, folder
