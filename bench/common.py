@@ -217,6 +217,7 @@ class LookupEncoder:
         self.real = get_encoder()
         self.table = table
         self.dim, self.fingerprint, self.kind = self.real.dim, self.real.fingerprint, self.real.kind
+        self.precision, self.precision_reason = self.real.precision, self.real.precision_reason
 
     def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False, report=None) -> np.ndarray:
         """Known texts from the table; every other text (a question) is embedded by the real model each time, so

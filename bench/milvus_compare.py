@@ -190,7 +190,7 @@ def cmd_latency(args) -> None:
     results = []
     for n in args.sizes:
         for b in args.backends:
-            cmd = [sys.executable, __file__, "child", "--size", str(n), "--backends", b]
+            cmd = [sys.executable, "-m", __spec__.name, "child", "--size", str(n), "--backends", b]
             r = subprocess.run(cmd, capture_output=True, text=True)
             line = next((ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")), None)
             if line is None:

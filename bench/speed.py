@@ -237,7 +237,7 @@ def main() -> None:
         return
     results = []
     for n in args.sizes:
-        cmd = [sys.executable, __file__, "--child", "--sizes", str(n), "--repeats", str(args.repeats)]
+        cmd = [sys.executable, "-m", __spec__.name, "--child", "--sizes", str(n), "--repeats", str(args.repeats)]
         cmd += ["--questions", str(args.questions), "--workers", *map(str, args.workers), "--exits", *args.exits]
         cmd += ["--latency-only"] if args.latency_only else []
         cmd += ["--only", *args.only] if args.only else []
