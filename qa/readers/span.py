@@ -351,12 +351,19 @@ _LEAD = " \t\n,;:\"'“‘([]"
 
 
 def clean_span(text: str, start: int, end: int, lo: int, hi: int) -> tuple[int, int]:
-    """Widen a sub-word span to whole words, trim surrounding whitespace and punctuation, keep the dot of an
-    abbreviation ("U.S.", "Inc.") and close a quotation the span opens when its closing mark follows at once."""
+    """Widen a sub-word span to whole words, keep it inside one paragraph, trim surrounding whitespace and
+    punctuation, keep the dot of an abbreviation ("U.S.", "Inc.") and close a quotation the span opens when its
+    closing mark follows at once."""
     while start > lo and text[start - 1].isalnum() and text[start].isalnum():
         start -= 1
     while end < hi and text[end - 1].isalnum() and text[end].isalnum():
         end += 1
+    if "\n\n" in text[start:end]:  # a span across a paragraph break (a heading and its body): the longest part,
+        pieces, pos = [], start  # the later one on a tie (a heading comes before the paragraph it names)
+        for piece in text[start:end].split("\n\n"):
+            pieces.append((len(piece.strip()), pos, pos + len(piece)))
+            pos += len(piece) + 2
+        _, start, end = max(pieces, key=lambda p: (p[0], p[1]))
     while start < end and text[start] in _LEAD:
         start += 1
     while end > start and text[end - 1] in _TRAIL:

@@ -203,3 +203,11 @@ def test_int8_linear_scales_each_token_on_its_own():
         err = float((got[row] - want[row]).abs().max()) / float((want[row] - bias).abs().max())
         assert err < 0.03, (row, err)
     assert layer.weight.dtype == torch.int8 and layer.weight.shape == (64, 48)
+
+
+def test_a_span_never_crosses_a_paragraph_break():
+    text = "3.3 Invoking asn1Decoding\n\nasn1Decoding generates an ASN.1 structure."
+    s, e = clean_span(text, text.index("asn1Decoding"), text.index("generates") - 1, 0, len(text))
+    assert text[s:e] == "asn1Decoding" and s == text.index("\n\n") + 2  # the body's word, not the heading's
+    s, e = clean_span(text, 0, len(text), 0, len(text))
+    assert text[s:e] == "asn1Decoding generates an ASN.1 structure"
