@@ -207,6 +207,7 @@ def read_odt(raw: bytes, path: Path, limits: IngestLimits) -> Extracted:
     from odf import teletype
     from odf.namespaces import TABLENS, TEXTNS
     from odf.opendocument import load
+    from odf.table import TableRow
 
     blocks: list[tuple[str, str]] = []
 
@@ -220,7 +221,7 @@ def read_odt(raw: bytes, path: Path, limits: IngestLimits) -> Extracted:
                 blocks.append((teletype.extractText(child), ""))
             elif qname == (TABLENS, "table"):
                 rows = []
-                for row in child.getElementsByType(_odf_row()):
+                for row in child.getElementsByType(TableRow):
                     rows.append(
                         [
                             teletype.extractText(c)
@@ -239,18 +240,10 @@ def read_odt(raw: bytes, path: Path, limits: IngestLimits) -> Extracted:
         for m in doc.meta.childNodes:
             if getattr(m, "qname", (None, None))[1] == "title":
                 title = teletype.extractText(m).strip()
-    except _PARSE_ERRORS as exc:
-        raise _unreadable(path, "odt", exc) from None
-    except Exception as exc:  # noqa: BLE001 - odfpy raises its own XML errors
+    except Exception as exc:  # noqa: BLE001 - odfpy raises its own XML errors besides the usual ones
         raise _unreadable(path, "odt", exc) from None
     text, headings = join_blocks(blocks, limits, path)
     return Extracted(text, headings=headings, title=title or (headings[0][1] if headings else ""))
-
-
-def _odf_row():
-    from odf.table import TableRow
-
-    return TableRow
 
 
 def read_epub(raw: bytes, path: Path, limits: IngestLimits) -> Extracted:
