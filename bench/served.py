@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -67,8 +68,31 @@ class Served:
 @contextmanager
 def serve_seeds(*extra: str, startup_s: float = 300) -> Iterator[Served]:
     """Run the installed ``docqa serve`` on a copy of ``seeds/`` in a temporary folder until the block ends."""
+    with _serve(lambda tmp: ["--corpus", str(tmp / "corpus"), "--index", str(tmp / "ix"), *extra], startup_s) as s:
+        yield s
+
+
+@contextmanager
+def serve_team(folders: dict[str, str], tokens_file: Path, startup_s: float = 300) -> Iterator[Served]:
+    """``docqa serve`` with the seeds as collection ``hr`` plus ``folders`` (name -> text of one file), behind the
+    tokens of ``tokens_file``."""
+
+    def args(tmp: Path) -> list[str]:
+        out = ["--collection", f"hr={tmp / 'corpus'}", "--tokens", str(tokens_file)]
+        for name, text in folders.items():
+            (tmp / name).mkdir()
+            (tmp / name / f"{name}.txt").write_text(text)
+            out += ["--collection", f"{name}={tmp / name}"]
+        return out
+
+    with _serve(args, startup_s) as s:
+        yield s
+
+
+@contextmanager
+def _serve(args, startup_s: float) -> Iterator[Served]:
     tmp = Path(tempfile.mkdtemp())
-    corpus, ix = tmp / "corpus", tmp / "ix"
+    corpus = tmp / "corpus"
     shutil.copytree(ROOT / "seeds", corpus)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -76,8 +100,10 @@ def serve_seeds(*extra: str, startup_s: float = 300) -> Iterator[Served]:
     exe = Path(sys.executable).with_name("docqa")
     log_path = tmp / "server.log"
     log = open(log_path, "w")  # noqa: SIM115
-    cmd = [str(exe), "serve", "--corpus", str(corpus), "--index", str(ix), "--port", str(port), *extra]
-    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    # the benchmark's clients all come from loopback: as behind a proxy, X-Client-Id tells them apart
+    cmd = [str(exe), "serve", *args(tmp), "--port", str(port), "--trusted-proxy", "127.0.0.1"]
+    env = {**os.environ, "DOCQA_INDEX_HOME": str(tmp / "indexes")}  # collections' default index folders
+    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + startup_s

@@ -18,6 +18,10 @@ class UnsupportedFileError(IngestError):
     format than its name says, text that is not UTF-8)."""
 
 
+class QuotaExceededError(IngestError):
+    """Storing this file would take the collection over its storage quota (bytes or files)."""
+
+
 class IndexError_(DocQAError):
     """Base class for index problems (named to avoid shadowing the builtin)."""
 

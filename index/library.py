@@ -15,9 +15,10 @@ import tempfile
 import threading
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
-from docqa.index.errors import IngestError, UnsupportedFileError
+from docqa.index.errors import IngestError, QuotaExceededError, UnsupportedFileError
 from docqa.index.ingest import SUPPORTED, IngestLimits, doc_id_for, scan, unsupported_files
 from docqa.index.ingest.formats import decode_text, sniff
 from docqa.index.ingest.limits import over_limit
@@ -37,11 +38,32 @@ def safe_filename(name: str) -> str:
     return f"{stem}.{ext}" if ext else stem
 
 
+@dataclass(frozen=True)
+class StorageQuota:
+    """How much the uploads of one library may hold (None: no limit). The user's own folders do not count."""
+
+    max_bytes: int | None = None
+    max_files: int | None = None
+
+    def check(self, used_bytes: int, used_files: int, new_bytes: int) -> None:
+        """QuotaExceededError when one more file of ``new_bytes`` would not fit."""
+        if self.max_files is not None and used_files + 1 > self.max_files:
+            raise QuotaExceededError(
+                f"storage quota reached: {used_files:,} uploaded files of {self.max_files:,}; delete some first"
+            )
+        if self.max_bytes is not None and used_bytes + new_bytes > self.max_bytes:
+            raise QuotaExceededError(
+                f"storage quota reached: {used_bytes:,} + {new_bytes:,} bytes is over the {self.max_bytes:,} "
+                "bytes this collection may hold; delete some uploads first"
+            )
+
+
 class Library:
     """Corpus folders + uploads - exclusions, kept in ``state_dir`` (the index folder)."""
 
-    def __init__(self, roots: Iterable[str | Path], state_dir: str | Path) -> None:
+    def __init__(self, roots: Iterable[str | Path], state_dir: str | Path, quota: StorageQuota | None = None) -> None:
         self.roots = [Path(r) for r in roots]
+        self.quota = quota or StorageQuota()
         self.state_dir = Path(state_dir)
         self.uploads = self.state_dir / UPLOADS
         self._excluded_path = self.state_dir / "excluded.json"
@@ -103,6 +125,8 @@ class Library:
             decode_text(data, path)  # binary or non-UTF-8 "text" is refused now, not kept and skipped later
         with self._lock:
             self.uploads.mkdir(parents=True, exist_ok=True)
+            files = [p for p in self.uploads.iterdir() if p.is_file() and not p.name.startswith(".")]
+            self.quota.check(sum(p.stat().st_size for p in files), len(files), len(data))
             taken = {p.name.lower() for p in self.uploads.iterdir()}
             stem, suffix = path.stem, path.suffix
             n = 1
@@ -139,6 +163,30 @@ class Library:
         except OSError as exc:
             raise IngestError(f"{path}: cannot read ({exc.strerror or exc})") from None
         return self.save_upload(path.name, data, limits)
+
+    def discard_uploads(self, paths: Iterable[str | Path]) -> list[str]:
+        """Delete the uploaded files among ``paths`` (uploads that indexing skipped: a refused upload is not kept,
+        invisible and undeletable, on disk). Returns their document ids; files outside the uploads are untouched."""
+        gone = []
+        up = self.uploads.resolve()
+        for p in paths:
+            path = Path(p).resolve()
+            if path.parent == up and path.is_file():
+                path.unlink()
+                gone.append(f"{UPLOADS}/{path.name}")
+        return gone
+
+    def relative(self, path: str | Path) -> str:
+        """A path as users of this library may see it: its document id (relative to its folder or the uploads),
+        never the server's file system."""
+        p = Path(path)
+        for base, prefix in [(self.uploads, f"{UPLOADS}/"), *((r, "") for r in self.roots)]:
+            try:
+                rel = p.resolve().relative_to(base.resolve())
+            except (ValueError, OSError):
+                continue
+            return prefix + rel.as_posix() if str(rel) != "." else p.name
+        return p.name
 
     def remove(self, doc_id: str) -> None:
         """Remove a document: delete an upload's file, or exclude a corpus file (it stays on disk)."""

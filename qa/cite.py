@@ -27,7 +27,7 @@ class SourceExcerpt:
         return {
             "doc_id": self.doc_id,
             "title": self.title,
-            "path": self.path,
+            "file": self.path.replace("\\", "/").rsplit("/", 1)[-1],  # never the server's path
             "page": self.page,
             "offset": self.offset,
             "text": self.text,

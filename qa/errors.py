@@ -12,6 +12,7 @@ from docqa.index.errors import (
     IndexNotFoundError,
     IndexWriteError,
     IngestError,
+    QuotaExceededError,
     UnsupportedFileError,
 )
 
@@ -27,10 +28,14 @@ __all__ = [
     "IndexNotFoundError",
     "IndexWriteError",
     "IngestError",
+    "NotAuthenticatedError",
+    "NotAllowedError",
     "QAError",
     "QuestionError",
+    "QuotaExceededError",
     "ReaderError",
     "SettingsError",
+    "UnknownCollectionError",
     "UnknownDocumentError",
     "UnsupportedFileError",
 ]
@@ -63,3 +68,19 @@ class BusyError(QAError):
     def __init__(self, message: str, retry_after: float = 5.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class UnknownCollectionError(SettingsError):
+    """No collection of this name is served to this caller (unknown and not-yours read the same)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown collection {name!r}")
+        self.name = name
+
+
+class NotAuthenticatedError(QAError):
+    """The request carries no valid token (missing, malformed, unknown or revoked)."""
+
+
+class NotAllowedError(QAError):
+    """The token is valid but its role may not do this."""

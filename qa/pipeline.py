@@ -14,7 +14,7 @@ from pathlib import Path
 from docqa.index.backend import IndexBackend, IndexSettings, IndexView, Report, default_index_dir
 from docqa.index.encoder import Encoder, Precision, get_encoder
 from docqa.index.ingest import IngestLimits
-from docqa.index.library import Library
+from docqa.index.library import Library, StorageQuota
 from docqa.index.sync import open_index, sync
 from docqa.index.text import tokenize
 from docqa.index.types import BuildStats, DocumentInfo
@@ -71,17 +71,19 @@ class QA:
         milvus_uri: str | None = None,
         limits: IngestLimits | None = None,
         encoder_precision: Precision = "auto",
+        quota: StorageQuota | None = None,
     ) -> QA:
         """Open (or build, when missing, stale or damaged) the index of ``corpus`` and serve it.
 
         ``backend``: "faiss" (default; files in ``index_dir``) or "milvus" (``milvus_uri``; default a Milvus Lite
         file in ``index_dir``). ``encoder_precision``: "auto" (bf16 where the CPU has it and a probe keeps the
-        vectors, else fp32), "fp32" or "bf16", for the passages this update embeds.
+        vectors, else fp32), "fp32" or "bf16", for the passages this update embeds. ``quota``: how much uploads
+        may hold (default: no limit).
         """
         store, _, roots, index_dir = _open(
             corpus, index_dir, index_settings, rebuild, progress, backend, milvus_uri, limits, encoder_precision
         )
-        return cls(store, settings, library=Library(roots, index_dir), limits=limits)
+        return cls(store, settings, library=Library(roots, index_dir, quota), limits=limits)
 
     @staticmethod
     def build_index(
@@ -133,9 +135,10 @@ class QA:
         return self.library
 
     def sync(self, progress: bool = False, report: Report | None = None) -> BuildStats:
-        """Re-read the library: index new and changed files, drop removed ones."""
+        """Re-read the library: index new and changed files, drop removed ones. An upload that cannot be indexed
+        is deleted (it stays listed in ``skipped`` with the reason), so nothing refused is kept on disk."""
         library = self.require_library()
-        return sync(
+        stats = sync(
             self.backend,
             library.scan(),
             limits=self.limits,
@@ -143,6 +146,8 @@ class QA:
             report=report,
             unsupported=library.unsupported(),
         )
+        library.discard_uploads(path for path, _ in stats.skipped)
+        return stats
 
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents (title, file, type, pages, passages, size, added)."""

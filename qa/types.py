@@ -80,6 +80,12 @@ class Citation:
     def doc_name(self) -> str:
         return self.doc_path.replace("\\", "/").rsplit("/", 1)[-1]
 
+    def to_json(self) -> dict[str, Any]:
+        """The citation for clients: the document's file name, never the server's path to it."""
+        d = asdict(self)
+        del d["doc_path"]
+        return {"doc_id": d.pop("doc_id"), "file": self.doc_name, **d}
+
     @classmethod
     def make(cls, doc: Document, passage: Passage, start: int, end: int, sentence: Span) -> Citation:
         """A citation of ``doc.text[start:end]`` found in ``passage`` (its sentence widened to hold the span)."""
@@ -136,14 +142,14 @@ class Answer:
             "confidence": round(self.confidence, 4),
             "method": self.method,
             "sentence": self.sentence_text,
-            "citations": [asdict(c) for c in self.citations],
+            "citations": [c.to_json() for c in self.citations],
             "alternatives": [
                 {
                     "answer": a.text,
                     "confidence": round(a.confidence, 4),
                     "method": a.method,
                     "sentence": a.sentence_text,
-                    "citations": [asdict(c) for c in a.citations],
+                    "citations": [c.to_json() for c in a.citations],
                 }
                 for a in self.alternatives
             ],

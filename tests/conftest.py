@@ -97,5 +97,5 @@ def serve(service, **kwargs) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(15)
-        if app.state.pool is not None:
-            app.state.pool.close()
+        for pool in app.state.pools:
+            pool.close()

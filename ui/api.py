@@ -1,8 +1,11 @@
-"""The REST API beside the chat (FastAPI): answers, documents, jobs, sources, feedback.
+"""The REST API beside the chat (FastAPI): answers, collections, documents, jobs, sources, feedback.
 
-Every error is JSON ``{"error": message, "status": code}`` with a status code, never a stack trace. Uploads are
-size-limited (413), type-checked by content (415) and indexed by a bounded background queue (a full queue
-answers 429 with Retry-After); each client has a bounded number of answers in flight (429).
+Every error is JSON ``{"error": message, "status": code}`` with a status code, never a stack trace, and every
+status a route can answer is in the OpenAPI spec. With tokens, every route but health needs
+``Authorization: Bearer`` (401) and a role that may (403); a collection or document the token may not see reads as
+unknown (404). Uploads are size-limited (413), quota-checked before writing (413), type-checked by content (415)
+and indexed by a bounded background queue per collection (a full queue answers 429 with Retry-After); each
+principal has a bounded number of answers in flight (429).
 """
 
 from __future__ import annotations
@@ -13,18 +16,21 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI, File, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from docqa.qa import __version__
-from docqa.qa.errors import BusyError, QAError
+from docqa.qa.errors import BusyError, NotAuthenticatedError, QAError
 from docqa.qa.followup import Turn
-from docqa.qa.pipeline import QA
+from docqa.ui.auth import Gate, bearer
+from docqa.ui.collections import Collections
 from docqa.ui.errors import http_status
-from docqa.ui.jobs import IndexJobs
+from docqa.ui.tokens import Principal
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +45,7 @@ class ServerLimits:
 
 
 class ClientLimiter:
-    """At most ``limit`` requests in flight per client (by address, or the X-Client-Id header)."""
+    """At most ``limit`` requests in flight per principal (a token, or an address on an open server)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -62,26 +68,72 @@ class ClientLimiter:
                 del self._busy[client]
 
 
-def client_id(request: Request) -> str:
-    return request.headers.get("x-client-id") or (request.client.host if request.client else "unknown")
+STRICT = {"strict": True}  # a request is what the schema says: no false taken as 0.0, no "5" taken as 5
 
 
 class TurnIn(BaseModel):
+    model_config = STRICT
     question: str = Field(max_length=20_000)
     answer: str = Field(default="", max_length=20_000)
 
 
 class AnswerIn(BaseModel):
-    question: Any = Field(description="the question (text, at most 1,000 characters)")
-    k: int | None = Field(default=None, description="passages to retrieve (default 5)")
-    documents: list[str] | None = Field(default=None, description="only these document ids")
+    model_config = STRICT
+    question: str = Field(
+        min_length=1, max_length=1000, pattern=r"\w", description="the question (text with at least one word)"
+    )
+    k: int | None = Field(default=None, ge=1, le=50, description="passages to retrieve (default 5)")
+    documents: list[str] | None = Field(
+        default=None, max_length=1000, description="only these document ids (unknown ones: 404)"
+    )
     history: list[TurnIn] = Field(default_factory=list, max_length=20, description="earlier turns, oldest first")
+    collection: str | None = Field(default=None, max_length=64, description="collection (default: the default)")
+
+
+class RatedAnswer(BaseModel):
+    """The answer being rated, as /api/answer returned it (other fields are ignored)."""
+
+    model_config = {"extra": "ignore", "strict": True}
+    question: str = Field(default="", max_length=20_000)
+    answer: str = Field(default="", max_length=20_000)
+    found: bool = False
+    confidence: float | None = None
+    citations: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
+    index_version: str = Field(default="", max_length=200)
 
 
 class FeedbackIn(BaseModel):
-    answer: dict[str, Any]
+    model_config = STRICT
+    answer: RatedAnswer
     rating: Literal["up", "down"]
     comment: str = Field(default="", max_length=2000)
+    collection: str | None = Field(default=None, max_length=64)
+
+
+class ErrorOut(BaseModel):
+    """Every error: a message for people and the status code."""
+
+    error: str
+    status: int
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    what = {
+        400: "bad request (a malformed question or setting)",
+        401: "no valid token (when the server has tokens)",
+        403: "the token's role may not do this",
+        404: "unknown (or not yours): collection, document or job",
+        413: "too large: the upload, or the collection's storage quota",
+        415: "unsupported file type",
+        422: "invalid request, or a file that cannot be read",
+        429: "too many requests in flight, or a full indexing queue (see Retry-After)",
+        503: "the index or its backend is unavailable right now",
+    }
+    return {c: {"model": ErrorOut, "description": what[c]} for c in codes}
+
+
+COMMON = (401, 404, 422, 503)
+CollectionParam = Annotated[str | None, Query(max_length=64, description="collection (default: the default)")]
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -93,7 +145,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(QAError)
     async def _qa(_: Request, exc: QAError) -> JSONResponse:
-        headers = {"Retry-After": str(int(max(1, exc.retry_after)))} if isinstance(exc, BusyError) else None
+        headers = None
+        if isinstance(exc, BusyError):
+            headers = {"Retry-After": str(int(max(1, exc.retry_after)))}
+        elif isinstance(exc, NotAuthenticatedError):
+            headers = {"WWW-Authenticate": "Bearer"}
         return error_response(http_status(exc), str(exc), headers)
 
     @app.exception_handler(RequestValidationError)
@@ -102,8 +158,8 @@ def install_error_handlers(app: FastAPI) -> None:
         where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
         return error_response(422, f"invalid request: {where}: {first.get('msg', 'invalid')}".strip())
 
-    @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException and the framework's own (bad bodies)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_response(exc.status_code, str(exc.detail))
 
     @app.exception_handler(Exception)
@@ -112,69 +168,117 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "internal error (logged on the server)")
 
 
-def api_router(service: QA, jobs: IndexJobs, limits: ServerLimits, answer_fn=None) -> APIRouter:
-    """The /api routes over one QA service. ``answer_fn`` (default ``service.answer``) may be a worker pool."""
+def _principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    """Who asks (the server's Gate, ``app.state.gate``): 401 without a valid token once tokens exist."""
+    return request.app.state.gate.principal(request, credentials)
+
+
+Who = Annotated[Principal, Depends(_principal)]
+
+
+def api_router(collections: Collections, gate: Gate, limits: ServerLimits) -> APIRouter:
+    """The /api routes over the server's collections, behind the gate (tokens, or addresses when open)."""
     r = APIRouter(prefix="/api")
     limiter = ClientLimiter(limits.max_answers_in_flight_per_client)
-    answer = answer_fn or service.answer
 
-    @r.post("/answer", summary="Answer a question with a cited span, or abstain")
-    async def post_answer(body: AnswerIn, request: Request) -> dict:
-        who = client_id(request)
-        limiter.acquire(who)
+    @r.post("/answer", summary="Answer a question with a cited span, or abstain", responses=_errors(400, *COMMON, 429))
+    async def post_answer(body: AnswerIn, request: Request, who: Who) -> dict:
+        coll = collections.get(body.collection, who)
+        key = gate.limit_key(request, who)
+        limiter.acquire(key)
         try:
             history = [Turn(t.question, t.answer) for t in body.history]
-            ans = await run_in_threadpool(answer, body.question, body.k, body.documents, history)
+            ans = await run_in_threadpool(coll.answer, body.question, body.k, body.documents, history)
         finally:
-            limiter.release(who)
+            limiter.release(key)
         return ans.to_json()
 
-    @r.get("/documents", summary="The indexed documents")
-    def get_documents() -> dict:
-        return {"documents": [_doc_json(d) for d in service.documents()], "jobs_pending": jobs.pending}
+    @r.get("/collections", summary="The collections this token may use", responses=_errors(401))
+    def get_collections(who: Who) -> dict:
+        names = collections.names(who)
+        return {
+            "default": collections.default if collections.default in names else (names[0] if names else None),
+            "collections": [
+                {"name": n, "documents": len(collections.get(n, who).service.index.documents())} for n in names
+            ],
+            "role": who.role,
+        }
+
+    @r.get("/documents", summary="The indexed documents", responses=_errors(*COMMON))
+    def get_documents(who: Who, collection: CollectionParam = None) -> dict:
+        coll = collections.get(collection, who)
+        return {
+            "collection": coll.name,
+            "documents": [_doc_json(d) for d in coll.service.documents()],
+            "jobs_pending": coll.jobs.pending,
+        }
 
     @r.post(
         "/documents",
         status_code=202,
         summary="Upload a document (pdf, docx, xlsx, pptx, csv, txt, md, html, epub, odt, or an image); indexed in the background",
+        responses=_errors(400, 403, 413, 415, 429, *COMMON),
     )
-    async def post_document(file: Annotated[UploadFile, File(description="the document")]) -> dict:
+    async def post_document(
+        file: Annotated[UploadFile, File(description="the document")], who: Who, collection: CollectionParam = None
+    ) -> dict:
+        coll = collections.get(collection, who, "edit")
         data = await _read_limited(file, limits.max_upload_bytes)
-        name = file.filename or "upload"
-        jobs.check_room()
-        doc_id = await run_in_threadpool(service.store_upload, name, data)
-        job = jobs.submit(f"add {doc_id}", lambda report: service.sync(report=report))
-        return {"doc_id": doc_id, "job": job.to_json()}
+        doc_id, job = await run_in_threadpool(coll.upload, who, file.filename or "upload", data)
+        return {"doc_id": doc_id, "collection": coll.name, "job": job.to_json()}
 
-    @r.delete("/documents/{doc_id:path}", status_code=202, summary="Remove a document; re-indexed in the background")
-    def delete_document(doc_id: str) -> dict:
-        service.unstage_document(doc_id)
-        job = jobs.submit(f"remove {doc_id}", lambda report: service.sync(report=report))
-        return {"doc_id": doc_id, "job": job.to_json()}
+    @r.get(
+        "/documents/{doc_id:path}/source",
+        summary="The text around a span (its page for a PDF)",
+        responses=_errors(400, *COMMON),
+    )
+    def get_source(
+        doc_id: str,
+        who: Who,
+        start: Annotated[int, Query(ge=0)] = 0,
+        end: Annotated[int, Query(ge=0)] = 0,
+        collection: CollectionParam = None,
+    ) -> dict:
+        return collections.get(collection, who).service.source(doc_id, start, end).to_json()
 
-    @r.get("/documents/{doc_id:path}/source", summary="The text around a span (its page for a PDF)")
-    def get_source(doc_id: str, start: int = 0, end: int = 0) -> dict:
-        return service.source(doc_id, start, end).to_json()
+    @r.delete(
+        "/documents/{doc_id:path}",
+        status_code=202,
+        summary="Remove a document; re-indexed in the background",
+        responses=_errors(400, 403, 429, *COMMON),
+    )
+    def delete_document(doc_id: str, who: Who, collection: CollectionParam = None) -> dict:
+        coll = collections.get(collection, who, "edit")
+        job = coll.delete(who, doc_id)
+        return {"doc_id": doc_id, "collection": coll.name, "job": job.to_json()}
 
-    @r.get("/jobs/{job_id}", summary="Progress of an indexing job")
-    def get_job(job_id: str) -> dict:
-        job = jobs.get(job_id)
+    @r.get("/jobs/{job_id}", summary="Progress of an indexing job", responses=_errors(*COMMON))
+    def get_job(job_id: str, who: Who) -> dict:
+        job = collections.job(job_id, who)
         if job is None:
             raise HTTPException(404, f"no job {job_id!r}")
         return job.to_json()
 
-    @r.post("/feedback", summary="Thumbs up/down on an answer (kept in a JSONL file beside the index)")
-    def post_feedback(body: FeedbackIn) -> dict:
-        return service.rate(body.answer, body.rating, body.comment)
+    @r.post(
+        "/feedback",
+        summary="Thumbs up/down on an answer (kept in a JSONL file beside the collection's index)",
+        responses=_errors(400, *COMMON),
+    )
+    def post_feedback(body: FeedbackIn, who: Who) -> dict:
+        coll = collections.get(body.collection, who)
+        return coll.service.rate(body.answer.model_dump(), body.rating, body.comment)
 
-    @r.get("/health", summary="Liveness and index version")
+    @r.get("/health", summary="Liveness and the default collection's index version (no token needed)")
     def health() -> dict:
-        view = service.index
+        view = collections.get(None, Principal.open_server("health")).service.index
         return {
             "status": "ok",
             "version": __version__,
             "index_version": view.version,
             "documents": len(view.documents()),
+            "auth": "token" if gate.required else "open",
         }
 
     return r

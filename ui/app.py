@@ -7,18 +7,18 @@ own conversation (``gr.State``), so two tabs never see each other's turns.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from docqa.index.ingest.formats import SUPPORTED
-from docqa.qa.errors import QAError
+from docqa.qa.errors import NotAuthenticatedError, QAError
 from docqa.qa.followup import Turn
 from docqa.qa.pipeline import QA
 from docqa.qa.types import Answer
-from docqa.ui.jobs import IndexJobs
+from docqa.ui.auth import Gate
+from docqa.ui.collections import Collection, Collections
 from docqa.ui.render import (
     DOCUMENT_COLUMNS,
     chat_message,
@@ -28,6 +28,7 @@ from docqa.ui.render import (
     hits_html,
     source_html,
 )
+from docqa.ui.tokens import Action, Principal
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,12 @@ def _doc_choices(service: QA) -> list[tuple[str, str]]:
     return out
 
 
+NO_UNDO = (
+    "This cannot be undone from the chat: an uploaded file is deleted from the server; a file of the collection's "
+    "own folder stays on disk and can be added back with `docqa add`."
+)
+
+
 def _cite_choices(ans: dict | None) -> list[tuple[str, str]]:
     """Citations of an answer (and its alternatives) as dropdown choices "doc_id|start|end"."""
     if not ans or not ans.get("found"):
@@ -74,16 +81,40 @@ def _cite_choices(ans: dict | None) -> list[tuple[str, str]]:
 
 
 class Handlers:
-    """What the chat's buttons do: call the Python API (``QA``), render the result. One per app."""
+    """What the chat's buttons do: find who is asking and in which collection, call the Python API (``QA``),
+    render the result. One per app."""
 
-    def __init__(self, service: QA, jobs: IndexJobs, answer: Callable[..., Answer]) -> None:
-        self.service, self.jobs, self.answer = service, jobs, answer
+    def __init__(self, collections: Collections, gate: Gate) -> None:
+        self.collections, self.gate = collections, gate
 
-    def ask(self, question: str, docs: list[str] | None = None, history: list[dict] | None = None) -> tuple[Any, dict]:
+    def who(self, request: gr.Request | None) -> Principal:
+        """The signed-in token's principal (the chat's sign-in maps a token's name to it), or the address."""
+        if not self.gate.required:
+            host = request.client.host if request is not None and request.client else "chat"
+            return Principal.open_server(host)
+        name = getattr(request, "username", None) if request is not None else None
+        if not name:  # the first token was created after this server started: its chat has no sign-in yet
+            raise NotAuthenticatedError("this server now requires tokens: restart it to sign in to the chat")
+        who = self.gate.tokens.by_name(name) if self.gate.tokens is not None else None
+        if who is None:
+            raise NotAuthenticatedError("your token is no longer valid (revoked?): sign in again")
+        return who
+
+    def coll(self, name: str | None, request: gr.Request | None, action: Action = "read") -> Collection:
+        return self.collections.get(name or None, self.who(request), action)
+
+    def ask(
+        self,
+        question: str,
+        docs: list[str] | None = None,
+        history: list[dict] | None = None,
+        collection: str | None = None,
+        request: gr.Request | None = None,
+    ) -> tuple[Any, dict]:
         """One question -> (Answer or error message, answer JSON)."""
         turns = [Turn(t.get("question", ""), t.get("answer", "")) for t in (history or [])[-MAX_TURNS:]]
         try:
-            ans = self.answer(question, None, docs or None, turns)
+            ans = self.coll(collection, request).answer(question, None, docs or None, turns)
         except QAError as exc:
             q = question if isinstance(question, str) else ""
             return f"⚠️ {escape(str(exc))}", {"question": q, "error": str(exc)}
@@ -92,8 +123,16 @@ class Handlers:
             return "⚠️ Something went wrong while answering; the error was logged.", {"error": "internal error"}
         return ans, ans.to_json()
 
-    def respond(self, message: str, chat: list[dict], docs: list[str] | None, turns: list[dict]):
-        ans, data = self.ask(message, docs, turns)
+    def respond(
+        self,
+        message: str,
+        chat: list[dict],
+        docs: list[str] | None,
+        turns: list[dict],
+        collection: str | None,
+        request: gr.Request,
+    ):
+        ans, data = self.ask(message, docs, turns, collection, request)
         shown = escape(message if isinstance(message, str) else "")[:2000]
         if isinstance(ans, Answer):
             reply, cites, hits = chat_message(ans), citations_html(ans), hits_html(ans.hits)
@@ -103,101 +142,157 @@ class Handlers:
         chat = [*(chat or []), {"role": "user", "content": shown}, {"role": "assistant", "content": reply}]
         choices = _cite_choices(data)
         pick = gr.update(choices=choices, value=choices[0][1] if choices else None)
+        data = {**data, "collection": collection}
         return chat, "", cites, hits, turns[-MAX_TURNS:], data, pick, "", ""
 
-    def answer_json(self, question: str) -> dict:
-        return self.ask(question)[1]
+    def answer_json(self, question: str, request: gr.Request) -> dict:
+        return self.ask(question, request=request)[1]
 
-    def open_source(self, pick: str | None) -> str:
+    def open_source(self, pick: str | None, collection: str | None, request: gr.Request) -> str:
         if not pick:
             return "<p class='docqa-empty'>Ask a question first; its citations can be opened here.</p>"
         doc_id, start, end = pick.rsplit("|", 2)
         try:
-            return source_html(self.service.source(doc_id, int(start), int(end)))
+            return source_html(self.coll(collection, request).service.source(doc_id, int(start), int(end)))
         except QAError as exc:
             return f"<p>⚠️ {escape(str(exc))}</p>"
 
-    def rate(self, last: dict | None, rating: str) -> str:
+    def rate(self, last: dict | None, rating: str, request: gr.Request) -> str:
         if not last or "error" in last:
             return "Nothing to rate yet."
         try:
-            self.service.rate(last, rating)  # type: ignore[arg-type]
+            self.coll(last.get("collection"), request).service.rate(last, rating)  # type: ignore[arg-type]
         except QAError as exc:
             return f"⚠️ {escape(str(exc))}"
         return "Thanks: feedback saved." if rating == "up" else "Thanks: feedback saved; this answer was marked wrong."
 
-    def docs_outputs(self, status: str, keep_pick: bool = False):
-        choices = _doc_choices(self.service)
+    def rate_up(self, last: dict | None, request: gr.Request) -> str:
+        return self.rate(last, "up", request)
+
+    def rate_down(self, last: dict | None, request: gr.Request) -> str:
+        return self.rate(last, "down", request)
+
+    def docs_outputs(self, status: str, collection: str | None, request: gr.Request | None, keep_filter=None):
+        """Status, table, filter, delete picker (never preselected), confirmation row hidden, examples shown
+        only beside the seed documents."""
+        try:
+            c = self.coll(collection, request)
+        except QAError as exc:
+            empty = gr.update(choices=[], value=None)
+            return f"⚠️ {escape(str(exc))}", [], empty, empty, gr.update(visible=False), gr.update(visible=False)
+        choices = _doc_choices(c.service)
+        ids = {v for _, v in choices}
+        filt_value = [d for d in (keep_filter or []) if d in ids]
         return (
             status,
-            documents_rows(self.service.documents()),
-            gr.update(choices=choices),
-            gr.update(choices=choices) if keep_pick else gr.update(choices=choices, value=None),
+            documents_rows(c.service.documents()),
+            gr.update(choices=choices, value=filt_value),
+            gr.update(choices=choices, value=None),
+            gr.update(visible=False),
+            gr.update(visible=c.service.serves_seeds()),
         )
 
-    def add_files(self, files: list[str] | None, progress=gr.Progress()):  # noqa: B008 - Gradio's progress idiom
+    def add_files(
+        self,
+        files: list[str] | None,
+        collection: str | None,
+        request: gr.Request,
+        progress=gr.Progress(),  # noqa: B008 - Gradio's progress idiom
+    ):
         if not files:
-            return self.docs_outputs("Choose or drop files first.")
+            return self.docs_outputs("Choose or drop files first.", collection, request)
         lines, added = [], []
         try:
-            self.jobs.check_room()
+            coll = self.coll(collection, request, "edit")
+            who = self.who(request)
         except QAError as exc:
-            return self.docs_outputs(f"⚠️ {escape(str(exc))}")
+            return self.docs_outputs(f"⚠️ {escape(str(exc))}", collection, request)
         for f in files:
             p = Path(f)
             name = getattr(f, "orig_name", None) or p.name
             try:
-                added.append(self.service.store_upload(name, p.read_bytes()))
+                added.append(coll.store(who, name, p.read_bytes()))
             except QAError as exc:
                 lines.append(f"⚠️ {escape(str(exc))}")
             except OSError as exc:
                 lines.append(f"⚠️ {escape(name)}: cannot read the upload ({escape(str(exc))})")
         if added:
             try:
-                job = self.jobs.submit(f"add {', '.join(added)}", lambda report: self.service.sync(report=report))
+                job = coll.index(added)
             except QAError as exc:
                 lines.append(f"⚠️ {escape(str(exc))}")
-                return self.docs_outputs("<br>".join(lines))
+                return self.docs_outputs("<br>".join(lines), collection, request)
             while not job.wait(0.2):
                 progress(job.progress, desc=f"{job.stage}…")
             if job.state == "failed":
                 lines.append(f"⚠️ indexing failed: {escape(job.error or '')}")
             else:
-                lines.append(f"Indexed {len(added)} file(s): {escape(', '.join(added))}.")
-                for path, why in job.stats.skipped if job.stats else []:
-                    lines.append(f"⚠️ skipped {escape(Path(path).name)}: {escape(why)}")
-        return self.docs_outputs("<br>".join(lines))
+                skipped = {s["path"]: s["reason"] for s in job.to_json()["skipped"]}
+                done = [d for d in added if d not in skipped]
+                if done:
+                    lines.append(f"Indexed {len(done)} file(s): {escape(', '.join(done))}.")
+                for path, why in skipped.items():
+                    lines.append(f"⚠️ skipped {escape(path)}: {escape(why)}")
+        return self.docs_outputs("<br>".join(lines), collection, request)
 
-    def delete_doc(self, doc_id: str | None, progress=gr.Progress()):  # noqa: B008
+    def ask_delete(self, doc_id: str | None, collection: str | None, request: gr.Request):
+        """First step of a deletion: say what will go, and how final it is."""
         if not doc_id:
-            return self.docs_outputs("Choose a document to delete.")
+            return "Choose a document to delete.", gr.update(visible=False)
         try:
-            self.service.unstage_document(doc_id)
-            job = self.jobs.submit(f"remove {doc_id}", lambda report: self.service.sync(report=report))
+            self.coll(collection, request, "edit")
         except QAError as exc:
-            return self.docs_outputs(f"⚠️ {escape(str(exc))}")
+            return f"⚠️ {escape(str(exc))}", gr.update(visible=False)
+        return f"Delete <b>{escape(doc_id)}</b>? {escape(NO_UNDO)}", gr.update(visible=True)
+
+    def delete_doc(
+        self,
+        doc_id: str | None,
+        collection: str | None,
+        request: gr.Request,
+        progress=gr.Progress(),  # noqa: B008
+    ):
+        if not doc_id:
+            return self.docs_outputs("Choose a document to delete.", collection, request)
+        try:
+            job = self.coll(collection, request, "edit").delete(self.who(request), doc_id)
+        except QAError as exc:
+            return self.docs_outputs(f"⚠️ {escape(str(exc))}", collection, request)
         while not job.wait(0.2):
             progress(job.progress, desc=f"{job.stage}…")
         if job.state == "failed":
-            return self.docs_outputs(f"⚠️ {escape(job.error or 'failed')}")
-        return self.docs_outputs(f"Deleted {escape(doc_id)}.")
+            return self.docs_outputs(f"⚠️ {escape(job.error or 'failed')}", collection, request)
+        return self.docs_outputs(f"Deleted {escape(doc_id)}.", collection, request)
 
-    def refresh_docs(self):
-        return self.docs_outputs("", keep_pick=True)
+    def refresh_docs(self, collection: str | None, filt: list[str] | None, request: gr.Request):
+        return self.docs_outputs("", collection, request, keep_filter=filt)
+
+    def on_load(self, request: gr.Request):
+        """Every page load: the collections this token may use, and the current documents of the first."""
+        try:
+            names = self.collections.names(self.who(request))
+        except QAError:
+            names = []
+        first = names[0] if names else None
+        pick = gr.update(choices=names, value=first, visible=len(names) > 1)
+        return (pick, *self.docs_outputs("", first, request))
 
 
 def create_app(
-    service: QA,
-    jobs: IndexJobs | None = None,
-    answer_fn: Callable[..., Answer] | None = None,
+    collections: Collections | QA,
+    gate: Gate | None = None,
     title: str = "DocQA: cited answers from your documents",
 ) -> gr.Blocks:
-    """Build the Blocks app around a QA service (no logic here beyond calling and rendering)."""
-    h = Handlers(service, jobs or IndexJobs(), answer_fn or service.answer)
+    """Build the Blocks app over the server's collections (or one QA service): no logic here beyond finding who
+    asks, calling the Python API and rendering. Choices (collections, documents) are filled on every page load."""
+    if isinstance(collections, QA):
+        collections = Collections(collections)
+    h = Handlers(collections, gate or Gate())
     with gr.Blocks(title=title) as demo:
         gr.Markdown(f"## {title}\nEvery answer is an exact span of a document, with its source.")
         turns = gr.State([])
         last = gr.State(None)
+        coll = gr.Dropdown(choices=[], label="Collection", visible=False, elem_id="docqa-collection")
         with gr.Tab("Chat"):
             with gr.Row():
                 with gr.Column(scale=3):
@@ -208,14 +303,11 @@ def create_app(
                     with gr.Row():
                         send = gr.Button("Ask", variant="primary", elem_id="docqa-ask")
                         clear = gr.Button("New conversation", elem_id="docqa-clear")
+                    with gr.Column(visible=False, elem_id="docqa-examples") as examples:
+                        gr.Examples(EXAMPLES, inputs=box)  # shown only beside the seed documents
                     filt = gr.Dropdown(
-                        choices=_doc_choices(h.service),
-                        multiselect=True,
-                        label="Ask within documents (empty: all)",
-                        elem_id="docqa-filter",
+                        choices=[], multiselect=True, label="Ask within documents (empty: all)", elem_id="docqa-filter"
                     )
-                    if h.service.serves_seeds():  # the seed's questions only beside the seed documents
-                        gr.Examples(EXAMPLES, inputs=box)
                 with gr.Column(scale=2):
                     gr.Markdown("### Citations")
                     cites = gr.HTML(elem_id="docqa-citations")
@@ -238,33 +330,33 @@ def create_app(
             )
             add_btn = gr.Button("Add to index", variant="primary", elem_id="docqa-add")
             status = gr.HTML(elem_id="docqa-upload-status")
-            table = gr.Dataframe(
-                headers=DOCUMENT_COLUMNS,
-                value=documents_rows(h.service.documents()),
-                interactive=False,
-                wrap=True,
-                elem_id="docqa-docs",
-            )
+            table = gr.Dataframe(headers=DOCUMENT_COLUMNS, value=[], interactive=False, wrap=True, elem_id="docqa-docs")
             with gr.Row():
-                del_pick = gr.Dropdown(choices=_doc_choices(h.service), label="Document", elem_id="docqa-delete-pick")
-                del_btn = gr.Button("Delete from index", variant="stop", elem_id="docqa-delete")
+                del_pick = gr.Dropdown(choices=[], value=None, label="Document", elem_id="docqa-delete-pick")
+                del_btn = gr.Button("Delete from index…", variant="stop", elem_id="docqa-delete")
+            with gr.Row(visible=False, elem_id="docqa-confirm-row") as confirm_row:
+                confirm = gr.Button("Yes, delete it", variant="stop", elem_id="docqa-delete-confirm")
+                cancel = gr.Button("Cancel", elem_id="docqa-delete-cancel")
 
         outs = [chat, box, cites, hits, turns, last, pick, rated, source]
-        send.click(h.respond, [box, chat, filt, turns], outs, api_name="chat")
-        box.submit(h.respond, [box, chat, filt, turns], outs, api_visibility="private")
-        clear.click(
-            lambda: ([], "", "", [], None, gr.update(choices=[], value=None), "", ""),
-            None,
-            [chat, cites, hits, turns, last, pick, rated, source],
-            api_visibility="private",
+        send.click(h.respond, [box, chat, filt, turns, coll], outs, api_name="chat")
+        box.submit(h.respond, [box, chat, filt, turns, coll], outs, api_visibility="private")
+        reset = [chat, cites, hits, turns, last, pick, rated, source]
+        new_conversation = (lambda: ([], "", "", [], None, gr.update(choices=[], value=None), "", ""), None, reset)
+        clear.click(*new_conversation, api_visibility="private")
+        open_btn.click(h.open_source, [pick, coll], source, api_visibility="private").then(None, js=SCROLL_JS)
+        up.click(h.rate_up, last, rated, api_visibility="private")
+        down.click(h.rate_down, last, rated, api_visibility="private")
+        doc_outs = [status, table, filt, del_pick, confirm_row, examples]
+        add_btn.click(h.add_files, [upload, coll], doc_outs, api_visibility="private", concurrency_id="docs")
+        del_btn.click(h.ask_delete, [del_pick, coll], [status, confirm_row], api_visibility="private")
+        cancel.click(lambda: ("Nothing was deleted.", gr.update(visible=False)), None, [status, confirm_row])
+        confirm.click(h.delete_doc, [del_pick, coll], doc_outs, api_visibility="private", concurrency_id="docs")
+        docs_tab.select(h.refresh_docs, [coll, filt], doc_outs, api_visibility="private")
+        coll.change(h.refresh_docs, [coll, filt], doc_outs, api_visibility="private").then(
+            *new_conversation, api_visibility="private"
         )
-        open_btn.click(h.open_source, pick, source, api_visibility="private").then(None, js=SCROLL_JS)
-        up.click(lambda a: h.rate(a, "up"), last, rated, api_visibility="private")
-        down.click(lambda a: h.rate(a, "down"), last, rated, api_visibility="private")
-        doc_outs = [status, table, filt, del_pick]
-        add_btn.click(h.add_files, upload, doc_outs, api_visibility="private", concurrency_id="docs")
-        del_btn.click(h.delete_doc, del_pick, doc_outs, api_visibility="private", concurrency_id="docs")
-        docs_tab.select(h.refresh_docs, None, doc_outs, api_visibility="private")
+        demo.load(h.on_load, None, [coll, *doc_outs], api_visibility="private")
         q_api = gr.Textbox(visible=False)
         out_api = gr.JSON(visible=False)
         q_api.submit(h.answer_json, q_api, out_api, api_name="answer")

@@ -5,7 +5,8 @@ docqa ask "question" [--doc ID] [--json] answer (questions also one per line on 
 docqa add FILE...  /  docqa remove ID  /  docqa list
 docqa eval FILE.jsonl                    your labelled questions: EM/F1, cited documents, abstention
 docqa verify FILE.jsonl                  re-check saved answers against the current documents
-docqa serve                              the chat and the REST API
+docqa serve [--collection NAME=FOLDER]   the chat and the REST API (one or several collections)
+docqa token create|list|revoke           API tokens with roles (the server then requires one)
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from docqa.qa.settings import SEEDS_DIR
 
 def corpus_options(p: argparse.ArgumentParser) -> None:
     """--corpus, --index, --backend and --milvus-uri, shared by every command that opens an index."""
-    p.add_argument("--corpus", default=str(SEEDS_DIR), help="folder or file of documents (default: seeds/)")
+    p.add_argument("--corpus", default=None, help="folder or file of documents (default: seeds/)")
     p.add_argument("--index", default=None, help="index folder (default: in ~/.cache/docqa/indexes)")
     p.add_argument("--backend", choices=["faiss", "milvus"], default="faiss", help="index backend (default faiss)")
     p.add_argument("--milvus-uri", default=None, help="Milvus URI (default: a Milvus Lite file in the index folder)")
@@ -87,7 +88,7 @@ def _limits(args: argparse.Namespace) -> IngestLimits:
     )
 
 
-def service_from_args(args: argparse.Namespace, progress: bool = False):
+def service_from_args(args: argparse.Namespace, progress: bool = False, quota=None):
     """The QA service of ``--corpus``/``--index``/``--backend`` with the ingestion limits of the flags."""
     from docqa.qa.pipeline import QA
 
@@ -107,6 +108,7 @@ def service_from_args(args: argparse.Namespace, progress: bool = False):
         progress=progress,
         limits=limits,
         encoder_precision=args.encoder,
+        quota=quota,
     )
 
 
@@ -219,10 +221,100 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def _cmd_serve(args: argparse.Namespace) -> int:
-    from docqa.ui.server import launch
+def tokens_path(args: argparse.Namespace):
+    """The token file: --tokens, else tokens.json in the default collection's index folder."""
+    from pathlib import Path
 
-    launch(service_from_args(args, progress=True), host=args.host, port=args.port, workers=args.workers)
+    from docqa.index.backend import default_index_dir
+    from docqa.ui.tokens import TOKENS_FILE
+
+    if getattr(args, "tokens", None):
+        return Path(args.tokens).expanduser()
+    cols = _collection_folders(args)
+    if args.index and (not cols or args.corpus_given):
+        return Path(args.index).expanduser() / TOKENS_FILE
+    first = cols[0][1] if cols else args.corpus
+    return default_index_dir(Path(first).expanduser().absolute()) / TOKENS_FILE
+
+
+def _collection_folders(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """--collection NAME=FOLDER pairs, in order."""
+    out = []
+    for item in getattr(args, "collection", None) or []:
+        name, sep, folder = item.partition("=")
+        if not sep or not name.strip() or not folder.strip():
+            raise QAError(f"--collection {item!r}: write NAME=FOLDER (for example hr=~/hr-docs)")
+        out.append((name.strip(), folder.strip()))
+    return out
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from docqa.index.library import StorageQuota
+    from docqa.ui.api import ServerLimits
+    from docqa.ui.server import check_exposure, launch
+    from docqa.ui.tokens import TokenStore
+
+    tokens = TokenStore(tokens_path(args))
+    check_exposure(args.host, tokens, args.allow_open)  # refuse before minutes of indexing, not after
+    quota = StorageQuota(args.quota_bytes, args.quota_files)
+    cols = _collection_folders(args)
+    if not cols or args.corpus_given:
+        cols.insert(0, ("default", args.corpus))
+    services = {}
+    for name, folder in cols:
+        if name in services:
+            raise QAError(f"collection {name!r} is given twice")
+        ns = argparse.Namespace(**vars(args))
+        ns.corpus = str(Path(folder).expanduser())
+        if len(cols) > 1:
+            ns.index = None  # each collection keeps its own index beside its folder's default place
+        print(f"collection {name}: {ns.corpus}", file=sys.stderr, flush=True)
+        services[name] = service_from_args(ns, progress=True, quota=quota)
+    launch(
+        services,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        tokens=tokens,
+        allow_open=args.allow_open,
+        trusted_proxies=args.trusted_proxy or (),
+        limits=ServerLimits(max_upload_bytes=args.max_upload_bytes),
+    )
+    return 0
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    from docqa.ui.audit import AUDIT_FILE, AuditLog
+    from docqa.ui.tokens import TokenStore
+
+    store = TokenStore(tokens_path(args))
+    audit = AuditLog(store.path.parent / AUDIT_FILE)
+    if args.action == "create":
+        token, rec = store.create(args.role, args.collection_scope or None, args.name)
+        audit.add("cli", rec["id"], "token create", name=rec["name"], role=rec["role"], collections=rec["collections"])
+        print(token)
+        print(
+            f"token {rec['name']} (id {rec['id']}, role {rec['role']}, collections: {rec['collections']}) saved "
+            f"in {store.path}; it is shown only now. Use it as: Authorization: Bearer <token>; in the chat, sign "
+            f"in with the name {rec['name']} and the token as password.",
+            file=sys.stderr,
+        )
+    elif args.action == "list":
+        rows = [r.public() for r in store.records()]
+        if args.json:
+            print(json.dumps(rows, indent=1))
+        else:
+            print(f"{'id':14} {'name':24} {'role':7} {'created':20} collections")
+            for r in rows:
+                cols = r["collections"] if isinstance(r["collections"], str) else ",".join(r["collections"])
+                print(f"{r['id']:14} {r['name'][:24]:24} {r['role']:7} {r['created']:20} {cols}")
+    else:
+        for which in args.which:
+            rec = store.revoke(which)
+            audit.add("cli", rec["id"], "token revoke", name=rec["name"])
+            print(f"revoked {rec['name']} ({rec['id']})")
     return 0
 
 
@@ -284,15 +376,64 @@ def build_parser() -> argparse.ArgumentParser:
     corpus_options(p)
     limit_options(p)  # uploads and folder updates are read with these limits
     reader_options(p)
+    p.add_argument(
+        "--collection",
+        action="append",
+        metavar="NAME=FOLDER",
+        help="serve a named collection (repeatable; the first is the default; --corpus is added as 'default' "
+        "when given too)",
+    )
+    p.add_argument("--tokens", default=None, help="token file (default: tokens.json in the default index folder)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
+    p.add_argument(
+        "--allow-open", action="store_true", help="serve a non-loopback address without tokens (anyone may edit)"
+    )
+    p.add_argument(
+        "--trusted-proxy",
+        action="append",
+        metavar="ADDRESS",
+        help="reverse proxy address or network whose X-Forwarded-For / X-Client-Id are believed (repeatable)",
+    )
+    p.add_argument("--max-upload-bytes", type=int, default=50 * 1024 * 1024, help="one upload over HTTP")
+    p.add_argument("--quota-bytes", type=int, default=None, help="bytes the uploads of one collection may hold")
+    p.add_argument("--quota-files", type=int, default=None, help="uploaded files one collection may hold")
     p.add_argument("--workers", type=int, default=1, help="processes answering questions (one shared index)")
     p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("token", help="create, list or revoke API tokens (the server then requires one)")
+    tsub = p.add_subparsers(dest="action", required=True)
+    for action, help_ in [
+        ("create", "print a new token once (stored as a salted hash)"),
+        ("list", "the tokens (never the secrets)"),
+        ("revoke", "revoke tokens by id or name (takes effect at once, even on a running server)"),
+    ]:
+        t = tsub.add_parser(action, help=help_)
+        corpus_options(t)
+        t.add_argument("--tokens", default=None, help="token file (default: tokens.json in the index folder)")
+        if action == "create":
+            t.add_argument("--role", choices=["reader", "editor", "admin"], required=True)
+            t.add_argument(
+                "--collection",
+                dest="collection_scope",
+                action="append",
+                metavar="NAME",
+                help="limit the token to this collection (repeatable; default: all)",
+            )
+            t.add_argument("--name", default=None, help="a label (the chat's user name; default: role-id)")
+        elif action == "list":
+            t.add_argument("--json", action="store_true")
+        else:
+            t.add_argument("which", nargs="+", help="token id or name")
+        t.set_defaults(func=_cmd_token)
     return ap
 
 
 def run(args: argparse.Namespace) -> int:
     """Run a parsed command; documented errors become a message and exit code 2."""
+    if hasattr(args, "corpus") and args.cmd != "index":
+        args.corpus_given = args.corpus is not None
+        args.corpus = args.corpus if args.corpus is not None else str(SEEDS_DIR)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     if not args.verbose:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

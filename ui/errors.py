@@ -8,17 +8,25 @@ from docqa.qa.errors import (
     BusyError,
     IndexError_,
     IngestError,
+    NotAllowedError,
+    NotAuthenticatedError,
     QAError,
     QuestionError,
+    QuotaExceededError,
     ReaderError,
     SettingsError,
+    UnknownCollectionError,
     UnknownDocumentError,
     UnsupportedFileError,
 )
 
 STATUS: tuple[tuple[type[QAError], int], ...] = (
     (BusyError, 429),  # with Retry-After
+    (NotAuthenticatedError, 401),  # with WWW-Authenticate: Bearer
+    (NotAllowedError, 403),
     (UnknownDocumentError, 404),
+    (UnknownCollectionError, 404),
+    (QuotaExceededError, 413),
     (UnsupportedFileError, 415),
     (IngestError, 422),  # readable type, but over a limit, empty, encrypted or broken
     (QuestionError, 400),

@@ -22,6 +22,7 @@ from docqa.qa.errors import BusyError, QAError
 log = logging.getLogger(__name__)
 
 JobState = Literal["queued", "running", "done", "failed"]
+_IDS = itertools.count(1)  # one sequence per process: job ids are unique across collections
 Work = Callable[[Callable[[str, float], None]], BuildStats]
 
 
@@ -38,6 +39,7 @@ class Job:
     stats: BuildStats | None = None
     created: float = field(default_factory=time.time)
     finished: float | None = None
+    show_path: Callable[[str], str] = field(default=lambda p: p, repr=False)
     done_event: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -53,7 +55,7 @@ class Job:
             "passages": st.passages if st else None,
             "added": st.added if st else [],
             "removed": st.removed if st else [],
-            "skipped": [{"path": p, "reason": why} for p, why in st.skipped] if st else [],
+            "skipped": [{"path": self.show_path(p), "reason": why} for p, why in st.skipped] if st else [],
         }
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -64,12 +66,13 @@ class Job:
 class IndexJobs:
     """Runs indexing work one job at a time; at most ``max_pending`` jobs wait."""
 
-    def __init__(self, max_pending: int = 8, keep: int = 100) -> None:
+    def __init__(self, max_pending: int = 8, keep: int = 100, show_path: Callable[[str], str] | None = None) -> None:
+        """``show_path`` turns a skipped file's path into what clients may see (default: unchanged)."""
         self.max_pending = max_pending
+        self.show_path = show_path or (lambda p: p)
         self._queue: queue.Queue[tuple[Job, Work]] = queue.Queue(maxsize=max_pending)
         self._jobs: dict[str, Job] = {}
         self._keep = keep
-        self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="docqa-indexer", daemon=True)
         self._thread.start()
@@ -88,7 +91,7 @@ class IndexJobs:
     def submit(self, description: str, work: Work) -> Job:
         """Queue ``work(report)``; BusyError when the queue is full."""
         with self._lock:
-            job = Job(f"job-{next(self._ids)}", description)
+            job = Job(f"job-{next(_IDS)}", description, show_path=self.show_path)
             try:
                 self._queue.put_nowait((job, work))
             except queue.Full:

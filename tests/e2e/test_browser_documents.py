@@ -126,6 +126,7 @@ def test_upload_ask_page_source_filter_followup_delete(app, tmp_path):
             page.locator("#docqa-delete-pick li", has_text="Kestrel").click()
             page.wait_for_timeout(300)
             page.locator("#docqa-delete").click()
+            page.locator("#docqa-delete-confirm").click()  # deleting asks first
             page.wait_for_function(
                 "() => /Deleted|⚠️|Choose/.test(document.querySelector('#docqa-upload-status')?.innerText || '')",
                 timeout=60_000,

@@ -107,7 +107,7 @@ def test_serve_uses_the_ingestion_limit_flags(tmp_path, monkeypatch):
     served = {}
     monkeypatch.setattr(ui_server, "launch", lambda service, **kw: served.update(service=service, **kw))
     assert main(["serve", "--corpus", str(SEEDS), "--index", str(tmp_path / "ix"), "--max-chars", "12345"]) == 0
-    assert served["service"].limits.max_chars == 12345 and served["port"] == 7860
+    assert served["service"]["default"].limits.max_chars == 12345 and served["port"] == 7860
 
 
 def test_serve_and_ask_take_the_reader_runtime(tmp_path, monkeypatch, capsys):
@@ -121,10 +121,10 @@ def test_serve_and_ask_take_the_reader_runtime(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(ui_server, "launch", lambda service, **kw: served.update(service=service, **kw))
     ix = str(tmp_path / "ix")
     assert main(["serve", "--corpus", str(SEEDS), "--index", ix, "--reader-runtime", "torchscript-unpadded"]) == 0
-    reader = served["service"].span_reader
+    reader = served["service"]["default"].span_reader
     assert reader.runtime == "torchscript-unpadded" and reader._traced is not None
     assert (
-        served["service"].settings.span.runtime == "torchscript-unpadded"
+        served["service"]["default"].settings.span.runtime == "torchscript-unpadded"
     )  # what --workers N processes are started with
     question = "Where will the drill be held?"
     assert (
@@ -147,3 +147,52 @@ def test_serve_and_ask_take_the_reader_runtime(tmp_path, monkeypatch, capsys):
     assert out["found"] and out["answer"] and out["citations"]
     with pytest.raises(SystemExit):
         main(["ask", "--corpus", str(SEEDS), "--index", ix, "--reader-runtime", "fp16", question])
+
+
+def test_token_create_list_revoke_from_the_command_line(tmp_path, capsys):
+    """`docqa token create` prints the token once; list never shows a secret; revoke takes it away; all audited."""
+    from docqa.ui.cli import main
+    from docqa.ui.tokens import TokenStore
+
+    where = ["--corpus", str(SEEDS), "--index", str(tmp_path / "ix")]
+    assert main(["token", "create", "--role", "reader", "--collection", "hr", "--name", "alice", *where]) == 0
+    out = capsys.readouterr()
+    token = out.out.strip()
+    assert token.startswith("dq_") and "alice" in out.err and "shown only now" in out.err
+    store = TokenStore(tmp_path / "ix" / "tokens.json")
+    assert store.verify(token).collections == ("hr",)
+    assert main(["token", "list", "--json", *where]) == 0
+    listed = capsys.readouterr().out
+    assert '"alice"' in listed and token.rsplit("_", 1)[1] not in listed
+    assert main(["token", "revoke", "alice", *where]) == 0
+    assert store.verify(token) is None
+    assert main(["token", "revoke", "alice", *where]) == 2 and "no token" in capsys.readouterr().err
+    audit = (tmp_path / "ix" / "audit.jsonl").read_text()
+    assert '"token create"' in audit and '"token revoke"' in audit and token not in audit
+
+
+def test_serve_on_a_public_address_without_tokens_refuses_before_indexing(tmp_path, capsys):
+    from docqa.ui.cli import main
+
+    ix = tmp_path / "ix"
+    assert main(["serve", "--corpus", str(SEEDS), "--index", str(ix), "--host", "0.0.0.0"]) == 2
+    err = capsys.readouterr().err
+    assert "refusing to serve 0.0.0.0 without tokens" in err and "docqa token create --role admin" in err
+    assert not ix.exists()  # refused before minutes of indexing
+
+
+def test_serve_takes_named_collections(tmp_path, monkeypatch):
+    import docqa.ui.server as ui_server
+    from docqa.ui.cli import main
+
+    served = {}
+    monkeypatch.setattr(ui_server, "launch", lambda service, **kw: served.update(service=service, **kw))
+    eng = tmp_path / "eng"
+    eng.mkdir()
+    (eng / "note.txt").write_text("The build server answers on port 8443.")
+    monkeypatch.setenv("DOCQA_INDEX_HOME", str(tmp_path / "home"))
+    args = ["serve", "--collection", f"hr={SEEDS}", "--collection", f"eng={eng}", "--trusted-proxy", "10.0.0.0/8"]
+    assert main(args) == 0
+    assert list(served["service"]) == ["hr", "eng"] and served["trusted_proxies"] == ["10.0.0.0/8"]
+    assert [d.doc_id for d in served["service"]["eng"].documents()] == ["note.txt"]
+    assert main(["serve", "--collection", "bad"]) == 2
