@@ -23,7 +23,7 @@ from docqa.index.paths import cache_dir
 from docqa.index.types import BuildStats, Document, DocumentInfo, Passage
 
 DenseKind = Literal["flat", "hnsw", "auto"]
-Report = Callable[[str, float], None]  # (stage, fraction done) during long updates
+Report = Callable[..., None]  # (stage, fraction done, detail="": counts and rate) during long updates
 BackendName = Literal["faiss", "milvus"]
 BM25Idf = Literal["lucene", "okapi"]
 

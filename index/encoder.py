@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -176,12 +177,15 @@ class Encoder:
         progress: bool = False,
         report: Callable[[str, float], None] | None = None,
     ) -> np.ndarray:
-        """Unit vectors of ``texts`` (float32, one row per text); ``report("embedding", fraction)`` as it goes."""
+        """Unit vectors of ``texts`` (float32, one row per text); ``report("embedding", fraction, detail)`` as it
+        goes (about ten times per call, with passages done and per second)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         bf16 = self.precision == "bf16" and len(texts) >= BF16_MIN_TEXTS
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        step = batch_size * 8  # texts per hold of the lock
+        # texts per hold of the lock: at most 8 batches, and small enough that progress moves about ten times
+        step = max(batch_size, min(batch_size * 8, -(-len(texts) // 10)))
+        t0 = time.perf_counter()
         group = batch_size * (SORT_GROUP if self.batch_by_tokens else 8)  # texts tokenized and sorted together
         bar = None
         if progress and len(texts) > step:
@@ -198,7 +202,8 @@ class Encoder:
             order = np.argsort(sizes, kind="stable")
             for i in range(0, len(part), step):
                 if report is not None:
-                    report("embedding", done / len(texts))
+                    rate = done / max(1e-9, time.perf_counter() - t0)
+                    report("embedding", done / len(texts), f"{done:,}/{len(texts):,} passages, {rate:,.0f}/s")
                 idx = order[i : i + step]
                 with self._lock:  # released between chunks so that queries are not starved by a long build
                     out[g + idx] = self._embed(ids, types, idx, batch_size, bf16)
@@ -208,7 +213,8 @@ class Encoder:
         if bar is not None:
             bar.close()
         if report is not None:
-            report("embedding", 1.0)
+            rate = done / max(1e-9, time.perf_counter() - t0)
+            report("embedding", 1.0, f"{done:,}/{len(texts):,} passages, {rate:,.0f}/s")
         return out
 
     def _hidden(self, enc: dict[str, np.ndarray], bf16: bool = False) -> np.ndarray:

@@ -15,6 +15,7 @@ from docqa.index.encoder import Encoder
 from docqa.index.errors import IndexCorruptedError, IndexMismatchError, IndexNotFoundError
 from docqa.index.ingest import IngestLimits, read_documents
 from docqa.index.library import Library
+from docqa.index.memory import release_free_memory
 from docqa.index.types import BuildStats, Document
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ def sync(
     # a file that was indexed and now fails to read keeps its previous version
     stats = backend.update(read.documents, remove=gone, skipped=skipped, progress=progress, report=report)
     stats.skipped = [(str(sources[d][0]), why) for d, why in read.skipped_ids.items()] + list(unsupported)
+    release_free_memory()  # the previous index's memory, freed by the swap, back to the OS
     return stats
 
 

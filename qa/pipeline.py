@@ -257,6 +257,8 @@ class QA:
             query = Query(resolved.question, qvec, tuple(tokenize(resolved.question)))
             with timings.stage("read"):
                 ans = self._decide(query, hits, view)
+                if resolved.avoid:
+                    ans = self._other_than(ans, resolved.avoid)
         ans.question = q
         ans.timings_ms = dict(timings)
         ans.index_version = view.version
@@ -290,6 +292,18 @@ class QA:
             if sents and sents[0].score >= st.sentence_fallback:
                 return self._answer(query, sents[0], hits, view, "sentence")
         return self._abstain(query.text, hits, spans[0].confidence if spans else 0.0, "span")
+
+    def _other_than(self, ans: Answer, avoid: str) -> Answer:
+        """ "Who else?": the best answer that is not ``avoid`` (the previous answer), from the alternatives, or an
+        abstention when there is none."""
+        if not ans.found or normalize_answer(ans.text) != normalize_answer(avoid):
+            return ans
+        others = [a for a in ans.alternatives if normalize_answer(a.text) != normalize_answer(avoid)]
+        if not others:
+            return self._abstain(ans.question, ans.hits, 0.0, ans.method)
+        best = others[0]
+        best.alternatives, best.hits = others[1:], ans.hits
+        return best
 
     def _alternatives(
         self, query: Query, spans: list[Candidate], hits: list[Hit], view: IndexView, threshold: float

@@ -40,6 +40,11 @@ mark { background: #ffe066; padding: 0 2px; }
 .docqa-source { font-size: 0.9em; color: #444; }
 .docqa-source-text { white-space: pre-wrap; max-height: 420px; overflow-y: auto; border: 1px solid #ddd;
   padding: .5em; font-size: 0.92em; }
+#docqa-docs th { white-space: nowrap; }
+@media (max-width: 700px) {  /* a phone: title and id; the numbers are in the chat's citations */
+  #docqa-docs th:nth-child(n+3), #docqa-docs td:nth-child(n+3) { display: none; }
+  #docqa-chat { height: 340px !important; }
+}
 """
 
 EXAMPLES = [  # questions about the seed documents
@@ -136,7 +141,10 @@ class Handlers:
         shown = escape(message if isinstance(message, str) else "")[:2000]
         if isinstance(ans, Answer):
             reply, cites, hits = chat_message(ans), citations_html(ans), hits_html(ans.hits)
-            turns = [*(turns or []), {"question": ans.question, "answer": ans.text if ans.found else ""}]
+            # the question as read ("And when?" -> "When will the drill be held?"), so that the next follow-up
+            # leans on a whole question
+            asked = ans.read_as or ans.question
+            turns = [*(turns or []), {"question": asked, "answer": ans.text if ans.found else ""}]
         else:
             reply, cites, hits = ans, "", ""
         chat = [*(chat or []), {"role": "user", "content": shown}, {"role": "assistant", "content": reply}]
@@ -223,7 +231,7 @@ class Handlers:
                 lines.append(f"⚠️ {escape(str(exc))}")
                 return self.docs_outputs("<br>".join(lines), collection, request)
             while not job.wait(0.2):
-                progress(job.progress, desc=f"{job.stage}…")
+                progress(job.progress, desc=f"{job.stage} {job.detail}…".replace(" …", "…"))
             if job.state == "failed":
                 lines.append(f"⚠️ indexing failed: {escape(job.error or '')}")
             else:
@@ -259,7 +267,7 @@ class Handlers:
         except QAError as exc:
             return self.docs_outputs(f"⚠️ {escape(str(exc))}", collection, request)
         while not job.wait(0.2):
-            progress(job.progress, desc=f"{job.stage}…")
+            progress(job.progress, desc=f"{job.stage} {job.detail}…".replace(" …", "…"))
         if job.state == "failed":
             return self.docs_outputs(f"⚠️ {escape(job.error or 'failed')}", collection, request)
         return self.docs_outputs(f"Deleted {escape(doc_id)}.", collection, request)
@@ -348,12 +356,27 @@ def create_app(
         up.click(h.rate_up, last, rated, api_visibility="private")
         down.click(h.rate_down, last, rated, api_visibility="private")
         doc_outs = [status, table, filt, del_pick, confirm_row, examples]
-        add_btn.click(h.add_files, [upload, coll], doc_outs, api_visibility="private", concurrency_id="docs")
+        add_btn.click(
+            h.add_files,
+            [upload, coll],
+            doc_outs,
+            api_visibility="private",
+            concurrency_id="docs",
+            show_progress_on=status,
+        )
         del_btn.click(h.ask_delete, [del_pick, coll], [status, confirm_row], api_visibility="private")
         cancel.click(lambda: ("Nothing was deleted.", gr.update(visible=False)), None, [status, confirm_row])
-        confirm.click(h.delete_doc, [del_pick, coll], doc_outs, api_visibility="private", concurrency_id="docs")
+        confirm.click(
+            h.delete_doc,
+            [del_pick, coll],
+            doc_outs,
+            api_visibility="private",
+            concurrency_id="docs",
+            show_progress_on=status,
+        )
         docs_tab.select(h.refresh_docs, [coll, filt], doc_outs, api_visibility="private")
-        coll.change(h.refresh_docs, [coll, filt], doc_outs, api_visibility="private").then(
+        # input, not change: the page load setting the choices must not reset a conversation under way
+        coll.input(h.refresh_docs, [coll, filt], doc_outs, api_visibility="private").then(
             *new_conversation, api_visibility="private"
         )
         demo.load(h.on_load, None, [coll, *doc_outs], api_visibility="private")

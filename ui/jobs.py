@@ -35,6 +35,7 @@ class Job:
     state: JobState = "queued"
     stage: str = "queued"
     progress: float = 0.0
+    detail: str = ""  # counts and rate of the stage ("320/1,200 passages, 85/s")
     error: str | None = None
     stats: BuildStats | None = None
     created: float = field(default_factory=time.time)
@@ -50,6 +51,7 @@ class Job:
             "state": self.state,
             "stage": self.stage,
             "progress": round(self.progress, 3),
+            "detail": self.detail,
             "error": self.error,
             "documents": st.documents if st else None,
             "passages": st.passages if st else None,
@@ -119,12 +121,12 @@ class IndexJobs:
             job, work = self._queue.get()
             job.state = "running"
 
-            def report(stage: str, fraction: float, job: Job = job) -> None:
-                job.stage, job.progress = stage, max(0.0, min(1.0, fraction))
+            def report(stage: str, fraction: float, detail: str = "", job: Job = job) -> None:
+                job.stage, job.progress, job.detail = stage, max(0.0, min(1.0, fraction)), detail
 
             try:
                 job.stats = work(report)
-                job.state, job.stage, job.progress = "done", "done", 1.0
+                job.state, job.stage, job.progress, job.detail = "done", "done", 1.0, ""
             except QAError as exc:
                 job.state, job.error = "failed", str(exc)
             except Exception as exc:  # noqa: BLE001 - a failed job is reported, the worker keeps running

@@ -96,23 +96,23 @@ def source_html(ex: SourceExcerpt) -> str:
 
 
 def documents_rows(docs: list[DocumentInfo]) -> list[list]:
-    """Rows of the documents table."""
+    """Rows of the documents table: what identifies a document first (its title, and its id, which is its file's
+    path in the collection), then the numbers; narrow screens show the first two columns only (``CSS``)."""
     return [
         [
-            d.title,
-            d.name,
+            d.title or d.name,
+            d.doc_id,
             d.kind,
             d.pages or "",
             d.passages,
             _size(d.size),
-            d.added.replace("T", " ").rstrip("Z"),
-            d.doc_id,
+            d.added.replace("T", " ").rstrip("Z")[:16],
         ]
         for d in docs
     ]
 
 
-DOCUMENT_COLUMNS = ["title", "file", "type", "pages", "passages", "size", "added", "id"]
+DOCUMENT_COLUMNS = ["title", "id", "type", "pages", "passages", "size", "added"]
 
 
 def _size(n: int) -> str:

@@ -157,11 +157,16 @@ def read_documents(
         from tqdm import tqdm
 
         it = tqdm(files, desc="reading", unit="file")
+    t0, pages = time.perf_counter(), 0
     for i, (doc_id, path) in enumerate(it):
         if report is not None:
-            report("reading", i / max(1, len(files)))
+            rate = i / max(1e-9, time.perf_counter() - t0)
+            report(
+                "reading", i / max(1, len(files)), f"{i:,}/{len(files):,} files, {pages:,} pages, {rate:.1f} files/s"
+            )
         try:
             out.documents.append(read_document(path, doc_id=doc_id, limits=limits))
+            pages += len(out.documents[-1].pages) or 1
         except IngestError as exc:
             log.warning("skipped %s", exc)
             out.skipped_ids[doc_id] = str(exc).split(": ", 1)[-1]

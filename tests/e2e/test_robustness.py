@@ -112,7 +112,7 @@ KILL_SCRIPT = textwrap.dedent(
     from docqa.index.library import Library
     from docqa.index.sync import sync
 
-    def report(stage, fraction):
+    def report(stage, fraction, detail=""):
         print(stage, round(fraction, 3), flush=True)
 
     store = FaissStore({ix!r})

@@ -65,3 +65,15 @@ def test_an_index_built_in_bf16_is_recorded_and_answers_with_fp32_questions(tmp_
     qa = QA.from_corpus(SEEDS_DIR, tmp_path / "ix", encoder_precision="fp32")  # opened, not rebuilt
     assert len(list((tmp_path / "ix").glob("v-*"))) == 1
     assert qa.answer("What is THAAD?").text == "Terminal High Altitude Area Defense"
+
+
+def test_embedding_progress_moves_with_counts_and_rate():
+    """A few hundred passages (one upload) report progress about ten times, with counts and passages per second,
+    not 0% until done."""
+    calls = []
+    texts = [f"Passage {i} says that item {i} weighs {i % 13} kilograms." for i in range(300)]
+    get_encoder().encode(texts, report=lambda stage, fraction, detail="": calls.append((stage, fraction, detail)))
+    fractions = [f for _, f, _ in calls]
+    assert len(calls) >= 5 and fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert 0 < fractions[len(fractions) // 2] < 1
+    assert calls[-1][2].startswith("300/300 passages,") and calls[-1][2].endswith("/s")

@@ -125,3 +125,15 @@ def test_folder_ingest_reports_and_skips_bad_files(tmp_path):
 def test_missing_path_is_a_clear_error(tmp_path):
     with pytest.raises(IngestError, match="no such file"):
         ingest(tmp_path / "nope")
+
+
+def test_reading_reports_files_pages_and_rate(tmp_path):
+    from docqa.index.ingest import read_documents
+    from tests.factory import make_pdf
+
+    files = [("a.pdf", make_pdf(tmp_path / "a.pdf")), ("b.txt", tmp_path / "b.txt")]
+    (tmp_path / "b.txt").write_text("Some text.")
+    calls = []
+    read_documents(files, report=lambda stage, fraction, detail="": calls.append((stage, fraction, detail)))
+    assert [c[0] for c in calls] == ["reading", "reading"]
+    assert calls[1][1] == 0.5 and calls[1][2].startswith("1/2 files, 3 pages,") and "files/s" in calls[1][2]

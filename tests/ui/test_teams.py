@@ -258,3 +258,27 @@ def test_made_up_credentials_never_get_in_and_never_crash_the_server(team):
         assert st_ == 401 and body["status"] == 401, (hdr, body)
 
     check()
+
+
+def test_collections_on_one_milvus_keep_apart(tmp_path):
+    """Two collections on the Milvus backend sharing one Milvus (Lite) database: each is its own set of Milvus
+    collections (``docqa_<index folder>_*``), and answers of one never cite the other."""
+    from docqa.qa import QA
+
+    hr, eng = tmp_path / "hr", tmp_path / "eng"
+    shutil.copytree(SEEDS, hr)
+    eng.mkdir()
+    (eng / "falcon.txt").write_text(ENG_TEXT)
+    uri = str(tmp_path / "shared-milvus.db")
+    services = {
+        "hr": QA.from_corpus(hr, tmp_path / "ix-hr", backend="milvus", milvus_uri=uri),
+        "eng": QA.from_corpus(eng, tmp_path / "ix-eng", backend="milvus", milvus_uri=uri),
+    }
+    assert services["hr"].backend.prefix != services["eng"].backend.prefix
+    with serve(services) as base:
+        _, ans, _ = call(f"{base}api/answer", "POST", {"question": "Who is the on-call engineer?", "collection": "eng"})
+        assert ans["answer"] == "Priya Raman"
+        _, ans, _ = call(f"{base}api/answer", "POST", {"question": "Who is the on-call engineer?", "collection": "hr"})
+        assert "Priya" not in str(ans) and {h["doc_id"] for h in ans["hits"]} <= {p.name for p in hr.iterdir()}
+        _, docs, _ = call(f"{base}api/documents?collection=eng")
+        assert [d["doc_id"] for d in docs["documents"]] == ["falcon.txt"]
