@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -20,13 +21,14 @@ from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Query, Req
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from docqa.qa import __version__
 from docqa.qa.errors import BusyError, NotAuthenticatedError, QAError
 from docqa.qa.followup import Turn
+from docqa.qa.question import clean_question
 from docqa.ui.auth import Gate, bearer
 from docqa.ui.collections import Collections
 from docqa.ui.errors import http_status
@@ -41,7 +43,34 @@ class ServerLimits:
 
     max_upload_bytes: int = 50 * 1024 * 1024
     max_answers_in_flight_per_client: int = 4
+    max_requests_per_minute_per_client: int = 600  # answers and uploads; a burst of a tenth of it is allowed
     max_pending_jobs: int = 8
+
+
+class RateLimiter:
+    """At most ``per_minute`` requests per principal, as a token bucket (bursts up to a tenth of it, at least 5)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = max(5.0, per_minute / 10.0)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, client: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            level, seen = self._buckets.get(client, (self.burst, now))
+            level = min(self.burst, level + (now - seen) * self.rate)
+            if level < 1.0:
+                self._buckets[client] = (level, now)
+                wait = (1.0 - level) / self.rate
+                raise BusyError(
+                    f"too many requests from this client (at most {self.rate * 60:.0f} a minute); retry shortly",
+                    retry_after=wait,
+                )
+            self._buckets[client] = (level - 1.0, now)
+            if len(self._buckets) > 100_000:  # forget idle clients (full buckets) so the table stays small
+                self._buckets = {k: v for k, v in self._buckets.items() if v[0] < self.burst - 1}
 
 
 class ClientLimiter:
@@ -79,15 +108,20 @@ class TurnIn(BaseModel):
 
 class AnswerIn(BaseModel):
     model_config = STRICT
-    question: str = Field(
-        min_length=1, max_length=1000, pattern=r"\w", description="the question (text with at least one word)"
-    )
+    question: str = Field(min_length=1, max_length=1000, description="the question (text, not only spaces)")
     k: int | None = Field(default=None, ge=1, le=50, description="passages to retrieve (default 5)")
     documents: list[str] | None = Field(
         default=None, max_length=1000, description="only these document ids (unknown ones: 404)"
     )
     history: list[TurnIn] = Field(default_factory=list, max_length=20, description="earlier turns, oldest first")
     collection: str | None = Field(default=None, max_length=64, description="collection (default: the default)")
+
+    @field_validator("question")
+    @classmethod
+    def _has_text(cls, q: str) -> str:
+        # checked here rather than as a schema pattern: JSON Schema's \w and \s are ASCII-only, questions are not
+        clean_question(q)  # QuestionError (a ValueError) -> 422 naming the question
+        return q
 
 
 class RatedAnswer(BaseModel):
@@ -182,11 +216,13 @@ def api_router(collections: Collections, gate: Gate, limits: ServerLimits) -> AP
     """The /api routes over the server's collections, behind the gate (tokens, or addresses when open)."""
     r = APIRouter(prefix="/api")
     limiter = ClientLimiter(limits.max_answers_in_flight_per_client)
+    rate = RateLimiter(limits.max_requests_per_minute_per_client)
 
     @r.post("/answer", summary="Answer a question with a cited span, or abstain", responses=_errors(400, *COMMON, 429))
     async def post_answer(body: AnswerIn, request: Request, who: Who) -> dict:
         coll = collections.get(body.collection, who)
         key = gate.limit_key(request, who)
+        rate.take(key)
         limiter.acquire(key)
         try:
             history = [Turn(t.question, t.answer) for t in body.history]
@@ -222,9 +258,13 @@ def api_router(collections: Collections, gate: Gate, limits: ServerLimits) -> AP
         responses=_errors(400, 403, 413, 415, 429, *COMMON),
     )
     async def post_document(
-        file: Annotated[UploadFile, File(description="the document")], who: Who, collection: CollectionParam = None
+        file: Annotated[UploadFile, File(description="the document")],
+        request: Request,
+        who: Who,
+        collection: CollectionParam = None,
     ) -> dict:
         coll = collections.get(collection, who, "edit")
+        rate.take(gate.limit_key(request, who))
         data = await _read_limited(file, limits.max_upload_bytes)
         doc_id, job = await run_in_threadpool(coll.upload, who, file.filename or "upload", data)
         return {"doc_id": doc_id, "collection": coll.name, "job": job.to_json()}

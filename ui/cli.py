@@ -22,10 +22,21 @@ from docqa.index.ingest import IngestLimits
 from docqa.qa.errors import QAError
 from docqa.qa.settings import SEEDS_DIR
 
+COLLECTIONS_FILE = "~/.config/docqa/collections.toml"
 
-def corpus_options(p: argparse.ArgumentParser) -> None:
-    """--corpus, --index, --backend and --milvus-uri, shared by every command that opens an index."""
+
+def corpus_options(p: argparse.ArgumentParser, collection: bool = True) -> None:
+    """--corpus (or --collection NAME of a collections file), --index, --backend and --milvus-uri, shared by every
+    command that opens an index."""
     p.add_argument("--corpus", default=None, help="folder or file of documents (default: seeds/)")
+    if collection:
+        p.add_argument("--collection", default=None, help="a collection of the collections file, instead of --corpus")
+    p.add_argument(
+        "--collections",
+        default=None,
+        metavar="FILE",
+        help=f'collections file: [collections] NAME = "FOLDER" lines (default: {COLLECTIONS_FILE} when it exists)',
+    )
     p.add_argument("--index", default=None, help="index folder (default: in ~/.cache/docqa/indexes)")
     p.add_argument("--backend", choices=["faiss", "milvus"], default="faiss", help="index backend (default faiss)")
     p.add_argument("--milvus-uri", default=None, help="Milvus URI (default: a Milvus Lite file in the index folder)")
@@ -237,12 +248,42 @@ def tokens_path(args: argparse.Namespace):
     return default_index_dir(Path(first).expanduser().absolute()) / TOKENS_FILE
 
 
+def read_collections(args: argparse.Namespace) -> dict[str, str]:
+    """NAME -> FOLDER of the collections file (``--collections``, else the default file when it exists)."""
+    import tomllib
+    from pathlib import Path
+
+    given = getattr(args, "collections", None)
+    path = Path(given or COLLECTIONS_FILE).expanduser()
+    if not given and not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise QAError(f"{path}: cannot read the collections file ({exc})") from None
+    table = data.get("collections")
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        raise QAError(f'{path}: write a [collections] table of NAME = "FOLDER" lines')
+    return dict(table)
+
+
 def _collection_folders(args: argparse.Namespace) -> list[tuple[str, str]]:
-    """--collection NAME=FOLDER pairs, in order."""
+    """The collections ``serve`` serves, in order: --collection NAME=FOLDER or NAME (of the collections file);
+    without --collection, every collection of the file."""
+    known = read_collections(args)
+    items = getattr(args, "collection", None) or []
+    if isinstance(items, str):
+        items = [items]
+    if not items:
+        return list(known.items()) if not getattr(args, "corpus_given", False) else []
     out = []
-    for item in getattr(args, "collection", None) or []:
+    for item in items:
         name, sep, folder = item.partition("=")
-        if not sep or not name.strip() or not folder.strip():
+        if not sep:
+            if name.strip() not in known:
+                raise QAError(f"--collection {item!r}: write NAME=FOLDER, or name a collection of the collections file")
+            folder = known[name.strip()]
+        if not name.strip() or not folder.strip():
             raise QAError(f"--collection {item!r}: write NAME=FOLDER (for example hr=~/hr-docs)")
         out.append((name.strip(), folder.strip()))
     return out
@@ -373,15 +414,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("serve", help="start the chat (Gradio) and the REST API")
-    corpus_options(p)
+    corpus_options(p, collection=False)
     limit_options(p)  # uploads and folder updates are read with these limits
     reader_options(p)
     p.add_argument(
         "--collection",
         action="append",
         metavar="NAME=FOLDER",
-        help="serve a named collection (repeatable; the first is the default; --corpus is added as 'default' "
-        "when given too)",
+        help="serve a named collection, NAME=FOLDER or a NAME of the collections file (repeatable; the first is "
+        "the default; --corpus is added as 'default' when given too; none: every collection of the file)",
     )
     p.add_argument("--tokens", default=None, help="token file (default: tokens.json in the default index folder)")
     p.add_argument("--host", default="127.0.0.1")
@@ -409,7 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("revoke", "revoke tokens by id or name (takes effect at once, even on a running server)"),
     ]:
         t = tsub.add_parser(action, help=help_)
-        corpus_options(t)
+        corpus_options(t, collection=False)
         t.add_argument("--tokens", default=None, help="token file (default: tokens.json in the index folder)")
         if action == "create":
             t.add_argument("--role", choices=["reader", "editor", "admin"], required=True)
@@ -431,9 +472,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run a parsed command; documented errors become a message and exit code 2."""
-    if hasattr(args, "corpus") and args.cmd != "index":
-        args.corpus_given = args.corpus is not None
-        args.corpus = args.corpus if args.corpus is not None else str(SEEDS_DIR)
+    try:
+        if hasattr(args, "corpus") and args.cmd != "index":
+            args.corpus_given = args.corpus is not None
+            if args.cmd not in ("serve", "token") and getattr(args, "collection", None):
+                if args.corpus_given:
+                    raise QAError("give --corpus or --collection, not both")
+                known = read_collections(args)
+                if args.collection not in known:
+                    where = args.collections or COLLECTIONS_FILE
+                    raise QAError(f"no collection {args.collection!r} in {where} (known: {', '.join(known) or 'none'})")
+                args.corpus = known[args.collection]
+            args.corpus = args.corpus if args.corpus is not None else str(SEEDS_DIR)
+    except QAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     if not args.verbose:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

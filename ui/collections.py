@@ -8,7 +8,6 @@ alike; both are audited with the token's name.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +17,9 @@ from docqa.qa.pipeline import QA
 from docqa.qa.types import Answer
 from docqa.ui.audit import AUDIT_FILE, AuditLog
 from docqa.ui.jobs import IndexJobs, Job
-from docqa.ui.tokens import Action, Principal
+from docqa.ui.tokens import NAME, Action, Principal
 
 DEFAULT = "default"
-_NAME = re.compile(r"^[\w.@+-]{1,64}$")
 
 
 @dataclass
@@ -80,7 +78,7 @@ class Collections:
         if not services:
             raise SettingsError("a server needs at least one collection")
         for name in services:
-            if not _NAME.match(name):
+            if not NAME.match(name):
                 raise SettingsError(f"collection name {name!r}: use 1-64 letters, digits or . _ @ + -")
         self.default = next(iter(services))
         self._items: dict[str, Collection] = {}

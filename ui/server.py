@@ -122,8 +122,9 @@ def create_server(
     services = {DEFAULT: service} if isinstance(service, QA) else dict(service)
     pools = _pools(services, workers, index_dir)
     collections = Collections(services, limits.max_pending_jobs, {n: p.answer for n, p in pools.items()})
+    server = Principal.open_server("server")  # the server itself sees every collection
     for name, pool in pools.items():
-        collections.get(name, Principal.open_server("server")).pool = pool
+        collections.get(name, server).pool = pool
     gate = Gate(tokens, trusted_proxies)
     app = FastAPI(
         title="DocQA",
@@ -131,8 +132,8 @@ def create_server(
         version=__version__,
     )
     app.state.collections, app.state.gate = collections, gate
-    app.state.service = collections.get(None, Principal.open_server("server")).service
-    app.state.jobs = collections.get(None, Principal.open_server("server")).jobs
+    default = collections.get(None, server)
+    app.state.service, app.state.jobs = default.service, default.jobs
     app.state.pool = next(iter(pools.values()), None)
     app.state.pools = list(pools.values())
     install_error_handlers(app)

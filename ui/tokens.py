@@ -37,7 +37,7 @@ _ALLOWED: dict[str, frozenset[str]] = {
     "admin": frozenset({"read", "edit"}),
 }
 _TOKEN = re.compile(r"^dq_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
-_NAME = re.compile(r"^[\w.@+-]{1,64}$")
+NAME = re.compile(r"^[\w.@+-]{1,64}$")  # token and collection names
 TOKENS_FILE = "tokens.json"
 
 
@@ -153,11 +153,11 @@ class TokenStore:
         """A new token (returned once, never stored) and its public record."""
         if role not in ROLES:
             raise SettingsError(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
-        if name is not None and not _NAME.match(name):
+        if name is not None and not NAME.match(name):
             raise SettingsError("a token name is 1-64 letters, digits or . _ @ + -")
         if collections is not None:
             collections = sorted(set(collections))
-            if not collections or not all(_NAME.match(c) for c in collections):
+            if not collections or not all(NAME.match(c) for c in collections):
                 raise SettingsError("collection names are 1-64 letters, digits or . _ @ + -")
         with self._lock:
             records = dict(self._load())
@@ -201,4 +201,4 @@ class TokenStore:
         self._records, self._stamp = records, None
 
 
-__all__ = ["ROLES", "TOKENS_FILE", "Action", "Principal", "Role", "TokenRecord", "TokenStore"]
+__all__ = ["NAME", "ROLES", "TOKENS_FILE", "Action", "Principal", "Role", "TokenRecord", "TokenStore"]

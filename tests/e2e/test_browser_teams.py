@@ -10,8 +10,8 @@ import pytest
 
 from tests.conftest import CHROMIUM, SEEDS, serve
 from tests.e2e.test_browser_documents import ARGS, _ask
-from tests.ui.test_api import call
-from tests.ui.test_teams import ENG_TEXT, auth, wait_job_as
+from tests.ui.test_api import call, wait_job
+from tests.ui.test_teams import ENG_TEXT, auth
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("chromium")]
 
@@ -58,7 +58,7 @@ def test_reader_signs_in_sees_only_their_collection_and_cannot_delete(team):
         files={"file": ("kiln-notes.txt", b"Kiln safety notes.\n\nThe kiln room opens at 7:30 every morning.\n")},
     )
     assert st == 202
-    wait_job_as(url, out["job"], auth(tokens["admin"]))
+    wait_job(url, out["job"], auth(tokens["admin"]))
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:

@@ -47,10 +47,11 @@ def call(url: str, method: str = "GET", body=None, headers=None, files=None) -> 
         return e.code, payload, {k.lower(): v for k, v in e.headers.items()}
 
 
-def wait_job(base: str, job: dict) -> dict:
+def wait_job(base: str, job: dict, headers: dict | None = None) -> dict:
+    """The job once it has finished (polled as the client with ``headers``)."""
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        _, j, _ = call(f"{base}api/jobs/{job['job_id']}")
+        _, j, _ = call(f"{base}api/jobs/{job['job_id']}", headers=headers)
         if j["state"] in ("done", "failed"):
             return j
         time.sleep(0.3)

@@ -196,3 +196,31 @@ def test_serve_takes_named_collections(tmp_path, monkeypatch):
     assert list(served["service"]) == ["hr", "eng"] and served["trusted_proxies"] == ["10.0.0.0/8"]
     assert [d.doc_id for d in served["service"]["eng"].documents()] == ["note.txt"]
     assert main(["serve", "--collection", "bad"]) == 2
+
+
+def test_a_collections_file_names_folders_for_every_command(tmp_path, monkeypatch, capsys):
+    import docqa.ui.server as ui_server
+    from docqa.ui.cli import build_parser, main, tokens_path
+
+    eng = tmp_path / "eng docs"
+    eng.mkdir()
+    (eng / "note.txt").write_text("The build server answers on port 8443.")
+    conf = tmp_path / "collections.toml"
+    conf.write_text(f'[collections]\nhr = "{SEEDS}"\neng = "{eng}"\n')
+    monkeypatch.setenv("DOCQA_INDEX_HOME", str(tmp_path / "home"))
+    assert main(["list", "--collections", str(conf), "--collection", "eng", "--json"]) == 0
+    assert [d["doc_id"] for d in json.loads(capsys.readouterr().out)] == ["note.txt"]
+    assert main(["ask", "--collections", str(conf), "--collection", "legal", "x"]) == 2
+    assert "no collection 'legal'" in capsys.readouterr().err
+    served = {}
+    monkeypatch.setattr(ui_server, "launch", lambda service, **kw: served.update(service=service, **kw))
+    assert main(["serve", "--collections", str(conf)]) == 0  # every collection of the file, the first the default
+    assert list(served["service"]) == ["hr", "eng"]
+    assert main(["serve", "--collections", str(conf), "--collection", "eng"]) == 0
+    assert list(served["service"]) == ["eng"]
+    # `token` finds the token file `serve` reads
+    serve_args = build_parser().parse_args(["serve", "--collections", str(conf)])
+    token_args = build_parser().parse_args(["token", "list", "--collections", str(conf)])
+    for a in (serve_args, token_args):
+        a.corpus_given = False
+    assert tokens_path(serve_args) == tokens_path(token_args)

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import SEEDS, serve
 from tests.factory import make_docx_bomb
-from tests.ui.test_api import call
+from tests.ui.test_api import call, wait_job
 
 ENG_TEXT = (
     "Falcon build server handbook.\n\n"
@@ -77,11 +77,11 @@ def test_every_route_answers_each_principal_as_the_role_table_says(team):
         )
         out["upload"] = st
         if st == 202:
-            wait_job_as(base, up["job"], h)
+            wait_job(base, up["job"], h)
             out["job"] = call(f"{base}api/jobs/{up['job']['job_id']}", headers=h)[0]
             st, rm, _ = call(f"{base}api/documents/{up['doc_id']}?collection=hr", "DELETE", headers=h)
             out["delete"] = st
-            wait_job_as(base, rm["job"], h)
+            wait_job(base, rm["job"], h)
         else:
             out["delete"] = call(f"{base}api/documents/{seed}?collection=hr", "DELETE", headers=h)[0]
         return out
@@ -98,16 +98,6 @@ def test_every_route_answers_each_principal_as_the_role_table_says(team):
     }
     for token, want in expected.items():
         assert routes(token) == want, token and token[:12]
-
-
-def wait_job_as(base: str, job: dict, headers: dict) -> None:
-    import time
-
-    for _ in range(600):
-        if call(f"{base}api/jobs/{job['job_id']}", headers=headers)[1].get("state") in ("done", "failed"):
-            return
-        time.sleep(0.2)
-    raise AssertionError("job did not finish")
 
 
 def test_401_says_how_and_not_yours_reads_as_does_not_exist(team):
@@ -151,14 +141,14 @@ def test_quota_is_checked_before_writing_and_refused_uploads_are_not_kept(team, 
     # a file over the character limit is accepted for indexing, then skipped: reported by its name, deleted
     big = ("Word " * 6000).encode()
     st, out, _ = call(f"{base}api/documents?collection=eng", "POST", headers=h, files={"file": ("big.txt", big)})
-    job = wait_job_as_json(base, out["job"], h)
+    job = wait_job(base, out["job"], h)
     assert job["skipped"] and job["skipped"][0]["path"] == "uploads/big.txt" and "/" + "tmp" not in str(job)
     assert not (uploads / "big.txt").exists()
     assert call(f"{base}api/documents/uploads/big.txt?collection=eng", "DELETE", headers=h)[0] == 404
     # a zip bomb docx: skipped and deleted too
     bomb = make_docx_bomb(tmp_path / "bomb.docx").read_bytes()
     st, out, _ = call(f"{base}api/documents?collection=eng", "POST", headers=h, files={"file": ("bomb.docx", bomb)})
-    job = wait_job_as_json(base, out["job"], h)
+    job = wait_job(base, out["job"], h)
     assert st == 202 and job["skipped"][0]["path"] == "uploads/bomb.docx" and not (uploads / "bomb.docx").exists()
     # the quota (3 files, 400 kB): the fourth upload is refused before anything is written
     ids = []
@@ -168,27 +158,22 @@ def test_quota_is_checked_before_writing_and_refused_uploads_are_not_kept(team, 
         )
         assert st == 202, out
         ids.append(out["doc_id"])
-        wait_job_as_json(base, out["job"], h)
+        wait_job(base, out["job"], h)
     st, out, _ = call(f"{base}api/documents?collection=eng", "POST", headers=h, files={"file": ("n4.txt", b"Four.")})
     assert st == 413 and "quota" in out["error"] and not (uploads / "n4.txt").exists()
     too_big = b"x " * 250_000
     for doc_id in ids:
-        wait_job_as_json(base, call(f"{base}api/documents/{doc_id}?collection=eng", "DELETE", headers=h)[1]["job"], h)
+        wait_job(base, call(f"{base}api/documents/{doc_id}?collection=eng", "DELETE", headers=h)[1]["job"], h)
     st, out, _ = call(f"{base}api/documents?collection=eng", "POST", headers=h, files={"file": ("b.txt", too_big)})
     assert st == 413 and "400,000 bytes" in out["error"] and sorted(p.name for p in uploads.iterdir()) == []
-
-
-def wait_job_as_json(base: str, job: dict, headers: dict) -> dict:
-    wait_job_as(base, job, headers)
-    return call(f"{base}api/jobs/{job['job_id']}", headers=headers)[1]
 
 
 def test_mutations_are_audited_by_token_name_never_by_token(team):
     base, _, tokens, home = team
     h = auth(tokens["editor"])
     st, out, _ = call(f"{base}api/documents?collection=hr", "POST", headers=h, files={"file": ("a.txt", b"Audit me.")})
-    wait_job_as(base, out["job"], h)
-    wait_job_as(base, call(f"{base}api/documents/{out['doc_id']}?collection=hr", "DELETE", headers=h)[1]["job"], h)
+    wait_job(base, out["job"], h)
+    wait_job(base, call(f"{base}api/documents/{out['doc_id']}?collection=hr", "DELETE", headers=h)[1]["job"], h)
     text = (home / "hr" / "audit.jsonl").read_text()
     rows = [r for r in map(__import__("json").loads, text.splitlines()) if r.get("doc_id") == out["doc_id"]]
     assert [(r["who"], r["action"]) for r in rows] == [("hr-editor", "upload"), ("hr-editor", "delete")]
@@ -282,3 +267,17 @@ def test_collections_on_one_milvus_keep_apart(tmp_path):
         assert "Priya" not in str(ans) and {h["doc_id"] for h in ans["hits"]} <= {p.name for p in hr.iterdir()}
         _, docs, _ = call(f"{base}api/documents?collection=eng")
         assert [d["doc_id"] for d in docs["documents"]] == ["falcon.txt"]
+
+
+def test_requests_per_minute_are_limited_per_principal():
+    from docqa.qa.errors import BusyError
+    from docqa.ui.api import RateLimiter
+
+    rl = RateLimiter(per_minute=60)  # one a second, bursts of 6
+    assert rl.burst == 6
+    for _ in range(6):
+        rl.take("alice")
+    with pytest.raises(BusyError) as exc:
+        rl.take("alice")
+    assert 0 < exc.value.retry_after <= 1.0
+    rl.take("bob")  # another principal has its own bucket
