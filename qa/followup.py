@@ -105,12 +105,6 @@ def is_follow_up(question: str) -> bool:
     return 0 < len(words) <= MAX_FOLLOW_UP_WORDS and bool(_PRONOUN.search(question))
 
 
-def topic(question: str) -> str | None:
-    """The subject noun phrase of a question (else its last noun phrase), without wh-words and pronouns."""
-    span = _topic_span(_parse(question))
-    return span[2] if span else None
-
-
 def _topic_span(doc) -> tuple[int, int, str, bool] | None:
     """(start char, end char, text, asked) of the topic noun phrase of a parsed question; ``asked`` when the phrase
     is the one the question asks for ("Which office ..."), so the answer names it."""
@@ -187,22 +181,16 @@ def _about(question: str, prev: Turn) -> Resolved | None:
         return None
     x = m.group("x").strip()
     doc = _parse(prev.question)
-    x_proper = any(w[:1].isupper() for w in x.split() if w.lower() not in ("the", "a", "an"))
-    target = None
-    if x_proper:
-        names = _proper_spans(doc)
-        x_words = [w for w in x.split() if w.lower() not in ("the", "a", "an")]
-        if names:
-            start, end = names[0] if len(names) == 1 else _best_name(names, doc)
-            # "the Berlin office" for "Lisbon": keep the head noun around the replaced name
-            if len(x_words) > 1 and x.lower().startswith("the "):
-                span = _topic_span(doc)
-                if span and span[0] <= start and end <= span[1]:
-                    start, end = span[0], span[1]
-            target = (start, end)
-    if target is None:
-        span = _topic_span(doc)
-        target = span[:2] if span else None
+    span = _topic_span(doc)
+    x_words = [w for w in x.split() if w.lower() not in ("the", "a", "an")]
+    names = _proper_spans(doc) if any(w[:1].isupper() for w in x_words) else []
+    target = span[:2] if span else None
+    if names:  # a name replaces the previous question's name
+        start, end = names[0] if len(names) == 1 else _best_name(names, span)
+        # "the Berlin office" for "Lisbon": keep the head noun around the replaced name
+        if len(x_words) > 1 and x.lower().startswith("the ") and span and span[0] <= start and end <= span[1]:
+            start, end = span[0], span[1]
+        target = (start, end)
     if target is None:
         return None
     rewritten = prev.question[: target[0]] + x + prev.question[target[1] :]
@@ -210,9 +198,8 @@ def _about(question: str, prev: Turn) -> Resolved | None:
     return Resolved(rewritten, rewritten, True)
 
 
-def _best_name(names: list[tuple[int, int]], doc) -> tuple[int, int]:
-    """Of several names in the previous question, the one inside its topic (else the first)."""
-    span = _topic_span(doc)
+def _best_name(names: list[tuple[int, int]], span: tuple | None) -> tuple[int, int]:
+    """Of several names in the previous question, the one inside its topic ``span`` (else the first)."""
     for s, e in names:
         if span and span[0] <= s and e <= span[1]:
             return s, e

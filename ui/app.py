@@ -19,6 +19,7 @@ from docqa.qa.pipeline import QA
 from docqa.qa.types import Answer
 from docqa.ui.auth import Gate
 from docqa.ui.collections import Collection, Collections
+from docqa.ui.jobs import Job
 from docqa.ui.render import (
     DOCUMENT_COLUMNS,
     chat_message,
@@ -83,6 +84,12 @@ def _cite_choices(ans: dict | None) -> list[tuple[str, str]]:
             page = f", p. {c['page']}" if c.get("page") else ""
             out.append((f"{i}. {c['text'][:40]} ({c['doc_id']}{page})", f"{c['doc_id']}|{c['start']}|{c['end']}"))
     return out
+
+
+def _follow(job: Job, progress) -> None:
+    """Show a job's progress (stage, counts and rate) until it has finished."""
+    while not job.wait(0.2):
+        progress(job.progress, desc=" ".join(x for x in (job.stage, job.detail) if x) + "…")
 
 
 class Handlers:
@@ -211,8 +218,8 @@ class Handlers:
             return self.docs_outputs("Choose or drop files first.", collection, request)
         lines, added = [], []
         try:
-            coll = self.coll(collection, request, "edit")
             who = self.who(request)
+            coll = self.collections.get(collection or None, who, "edit")
         except QAError as exc:
             return self.docs_outputs(f"⚠️ {escape(str(exc))}", collection, request)
         for f in files:
@@ -230,8 +237,7 @@ class Handlers:
             except QAError as exc:
                 lines.append(f"⚠️ {escape(str(exc))}")
                 return self.docs_outputs("<br>".join(lines), collection, request)
-            while not job.wait(0.2):
-                progress(job.progress, desc=f"{job.stage} {job.detail}…".replace(" …", "…"))
+            _follow(job, progress)
             if job.state == "failed":
                 lines.append(f"⚠️ indexing failed: {escape(job.error or '')}")
             else:
@@ -263,11 +269,11 @@ class Handlers:
         if not doc_id:
             return self.docs_outputs("Choose a document to delete.", collection, request)
         try:
-            job = self.coll(collection, request, "edit").delete(self.who(request), doc_id)
+            who = self.who(request)
+            job = self.collections.get(collection or None, who, "edit").delete(who, doc_id)
         except QAError as exc:
             return self.docs_outputs(f"⚠️ {escape(str(exc))}", collection, request)
-        while not job.wait(0.2):
-            progress(job.progress, desc=f"{job.stage} {job.detail}…".replace(" …", "…"))
+        _follow(job, progress)
         if job.state == "failed":
             return self.docs_outputs(f"⚠️ {escape(job.error or 'failed')}", collection, request)
         return self.docs_outputs(f"Deleted {escape(doc_id)}.", collection, request)

@@ -74,11 +74,11 @@ class Gate:
 
     def authenticate(self, token: str | None, address: str) -> Principal:
         """The principal of a token (or of the address on an open server); NotAuthenticatedError otherwise."""
-        if not self.required:
+        if self.tokens is None or not self.tokens:
             return Principal.open_server(address)
         if not token:
             raise NotAuthenticatedError("a token is required: send Authorization: Bearer <token>")
-        who = self.tokens.verify(token) if self.tokens is not None else None
+        who = self.tokens.verify(token)
         if who is None:
             raise NotAuthenticatedError("invalid or revoked token")
         return who

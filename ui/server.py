@@ -132,9 +132,6 @@ def create_server(
         version=__version__,
     )
     app.state.collections, app.state.gate = collections, gate
-    default = collections.get(None, server)
-    app.state.service, app.state.jobs = default.service, default.jobs
-    app.state.pool = next(iter(pools.values()), None)
     app.state.pools = list(pools.values())
     install_error_handlers(app)
     app.openapi = lambda: openapi_spec(app, gate)  # type: ignore[method-assign]
