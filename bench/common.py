@@ -316,6 +316,17 @@ def peak_rss_mb() -> float:
     return float("nan")
 
 
+def rss_split_mb() -> dict[str, float]:
+    """Resident memory of this process split into anonymous (heap: held) and file-backed (mapped index files: page
+    cache the kernel may drop and re-read), MB."""
+    out = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key = line.split(":")[0]
+        if key in ("RssAnon", "RssFile", "RssShmem"):
+            out[key] = int(line.split()[1]) / 1024
+    return out
+
+
 def rss_mb() -> float:
     """Current resident memory of this process, MB."""
     for line in Path("/proc/self/status").read_text().splitlines():

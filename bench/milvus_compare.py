@@ -3,6 +3,7 @@
     python -m bench.milvus_compare quality [--every 3]     # SQuAD v1.1 half a: recall@1/5/20, EM/F1
     python -m bench.milvus_compare latency --sizes 10000 100000
     python -m bench.milvus_compare scale --sizes 1000000   # build time, query latency, memory (one size a process)
+    python -m bench.milvus_compare build DIR --size 1000000  # build one (bench.scale's corpus) and keep it
     python -m bench.milvus_compare reopen DIR              # a Milvus Lite index folder built earlier, opened afresh
 
 ``quality`` indexes the 24 half-a articles in both backends (same passages, same model, same fusion) and
@@ -139,8 +140,7 @@ def reopen_milvus(index_dir: Path) -> dict:
     view = store.load()
     opened = time.perf_counter() - t
     out = {
-        "passages": len(view),
-        "documents": len(view.documents()),
+        "passages": len(view),  # from the manifest's counts: no document row is read at open
         "open_s": opened,
         "latency_ms": _latency(store, questions, enc),
         "rss_growth_mb": rss_mb() - base_rss,
@@ -149,6 +149,22 @@ def reopen_milvus(index_dir: Path) -> dict:
     }
     store.close()
     return {"milvus": out}
+
+
+def build_milvus(index_dir: Path, n: int) -> dict:
+    """Build a Milvus Lite index of ``bench.scale``'s streamed corpus in ``index_dir`` and keep it (for reopen)."""
+    import docqa.index.milvus_store as ms
+    from bench.scale import _synthetic_passages, corpus
+
+    ms.make_passages = _synthetic_passages
+    docs, enc, _ = corpus(n)
+    store = MilvusStore(index_dir=index_dir, settings=IndexSettings(), encoder=enc)
+    store.reset()
+    t = time.perf_counter()
+    stats = store.update(docs)
+    out = {"passages": stats.passages, "documents": stats.documents, "build_s": time.perf_counter() - t}
+    store.close()
+    return out
 
 
 def run_size(n: int, backends: list[str]) -> dict:
@@ -246,11 +262,16 @@ def main() -> None:
     p = sub.add_parser("child")
     p.add_argument("--size", type=int)
     p.add_argument("--backends", nargs="+")
+    p = sub.add_parser("build", help="build a Milvus Lite index of about --size passages in DIR and keep it")
+    p.add_argument("index_dir", type=Path)
+    p.add_argument("--size", type=int, default=1_000_000)
     p = sub.add_parser("reopen", help="measure a Milvus Lite index folder built earlier (prints its RESULT line)")
     p.add_argument("index_dir", type=Path)
     args = ap.parse_args()
     if args.cmd == "child":
         print("RESULT " + json.dumps(run_size(args.size, args.backends)))
+    elif args.cmd == "build":
+        print("RESULT " + json.dumps(build_milvus(args.index_dir, args.size)))
     elif args.cmd == "reopen":
         print("RESULT " + json.dumps(reopen_milvus(args.index_dir)))
     elif args.cmd == "quality":

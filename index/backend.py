@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, Protocol, get_args, runtime_checkable
@@ -23,6 +23,7 @@ from docqa.index.paths import cache_dir
 from docqa.index.types import BuildStats, Document, DocumentInfo, Passage
 
 DenseKind = Literal["flat", "hnsw", "auto"]
+VectorKind = Literal["fp32", "int8"]
 Report = Callable[..., None]  # (stage, fraction done, detail="": counts and rate) during long updates
 BackendName = Literal["faiss", "milvus"]
 BM25Idf = Literal["lucene", "okapi"]
@@ -43,6 +44,9 @@ class IndexSettings:
     # backends score alike; okapi: rank-bm25's BM25Okapi idf (negative idf of terms in over half the passages
     # floored at 0.25 x the mean idf: in a small corpus a document's own topic words then count for almost nothing)
     bm25_idf: BM25Idf = "lucene"
+    # int8: FAISS holds vectors as 8-bit scalar-quantized codes (a quarter of the memory) and re-scores its top
+    # candidates exactly from the fp32 vectors, kept memory-mapped on disk (FAISS backend only)
+    vectors: VectorKind = "fp32"
 
     def __post_init__(self) -> None:
         if self.encoder not in get_args(EncoderKind):
@@ -53,6 +57,8 @@ class IndexSettings:
             raise ValueError(f"invalid HNSW settings (threshold {self.hnsw_threshold}, M {self.hnsw_m})")
         if self.bm25_k1 <= 0 or not 0 <= self.bm25_b <= 1:
             raise ValueError(f"invalid BM25 parameters k1={self.bm25_k1}, b={self.bm25_b}")
+        if self.vectors not in get_args(VectorKind):
+            raise ValueError(f"vectors must be one of {get_args(VectorKind)}, not {self.vectors!r}")
         if self.bm25_idf not in get_args(BM25Idf):
             raise ValueError(f"bm25_idf must be one of {get_args(BM25Idf)}, not {self.bm25_idf!r}")
 
@@ -62,8 +68,9 @@ class IndexSettings:
     @staticmethod
     def recorded(d: dict[str, Any] | None) -> dict[str, Any]:
         """Settings as a FAISS index manifest records them, with what older indexes left out filled in: the
-        PyTorch encoder (before the encoder choice) and rank-bm25's okapi idf (before the idf choice)."""
-        return {"encoder": "torch", "bm25_idf": "okapi", **(d or {})}
+        PyTorch encoder (before the encoder choice), rank-bm25's okapi idf (before the idf choice) and fp32 vectors
+        (before the int8 option)."""
+        return {"encoder": "torch", "bm25_idf": "okapi", "vectors": "fp32", **(d or {})}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> IndexSettings:
@@ -133,16 +140,17 @@ class IndexBackend(Protocol):
 
     def update(
         self,
-        documents: Sequence[Document] = (),
+        documents: Iterable[Document] = (),
         remove: Collection[str] = (),
-        skipped: dict[str, tuple[str, str]] | None = None,
+        skipped: Mapping[str, tuple[str, str]] | None = None,
         progress: bool = False,
         report: Report | None = None,
     ) -> BuildStats:
         """Add or replace ``documents`` and remove the ids in ``remove``, as one atomic change.
 
-        Passages of unchanged text are never re-embedded. ``skipped`` (doc id -> (source sha256, reason)) records
-        files that could not be read, so that they are not retried until they change.
+        ``documents`` may be a stream (``ingest.DocumentStream``), consumed once. Passages of unchanged text are
+        never re-embedded. ``skipped`` (doc id -> (source sha256, reason)), read after the stream has ended,
+        records files that could not be read, so that they are not retried until they change.
         """
         ...
 

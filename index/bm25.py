@@ -1,8 +1,8 @@
-"""BM25 scored with a sparse term x passage matrix, from rank-bm25's statistics.
+"""BM25 scored with a sparse term x passage matrix, from the same statistics as rank-bm25.
 
-rank-bm25 counts term and document frequencies and document lengths; the per-term weights are
-precomputed into a CSR matrix so a query touches only the postings of its terms instead of looping
-over every passage in Python (``BM25Okapi.get_scores`` does the latter). Two idf formulas:
+Term and document frequencies and passage lengths are counted into compact arrays (``BM25Builder``, streamed, so
+a million passages need no per-passage Python objects); the per-term weights are precomputed into a CSR matrix
+so a query touches only the postings of its terms. The arrays are saved plain and memory-mapped when loaded. Two idf formulas:
 
 - ``lucene`` (the default): log(1 + (N - df + 0.5) / (df + 0.5)), the formula of Lucene,
   Elasticsearch and Milvus; with the same tokens (``index.text.tokenize`` and the Milvus analyzer
@@ -12,6 +12,8 @@ over every passage in Python (``BM25Okapi.get_scores`` does the latter). Two idf
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import get_args
 
@@ -45,30 +47,9 @@ class BM25Index:
         idf: BM25Idf = "lucene",
     ) -> BM25Index:
         """Weights of every (term, passage) pair for the given parameters and idf formula."""
-        from rank_bm25 import BM25Okapi
-
-        if idf not in get_args(BM25Idf):
-            raise ValueError(f"unknown idf {idf!r} (choose {', '.join(get_args(BM25Idf))})")
-        n = len(corpus_tokens)
-        if n == 0:
-            return cls(sp.csr_matrix((0, 0), dtype=np.float32), {})
-        bm = BM25Okapi(corpus_tokens, k1=k1, b=b, epsilon=epsilon)
-        vocab: dict[str, int] = {}
-        rows, cols, vals = [], [], []
-        doc_len = np.asarray(bm.doc_len, dtype=np.float64)
-        norm = k1 * (1 - b + b * doc_len / bm.avgdl)
-        for j, freqs in enumerate(bm.doc_freqs):
-            for term, tf in freqs.items():
-                rows.append(vocab.setdefault(term, len(vocab)))
-                cols.append(j)
-                vals.append(tf * (k1 + 1) / (tf + norm[j]))
-        m = sp.csr_matrix((np.asarray(vals), (rows, cols)), shape=(len(vocab), n))  # term frequency part
-        if idf == "lucene":
-            w = lucene_idf(n, np.diff(m.indptr))  # a term's row holds one entry per passage containing it
-        else:
-            w = np.array([bm.idf[t] for t in vocab])
-        m.data *= np.repeat(w, np.diff(m.indptr))
-        return cls(m.astype(np.float32), vocab)
+        builder = BM25Builder()
+        builder.add(corpus_tokens)
+        return builder.build(k1, b, epsilon, idf)
 
     @property
     def size(self) -> int:
@@ -88,7 +69,8 @@ class BM25Index:
             masked = np.zeros_like(s)
             masked[rows] = s[rows]
             s = masked
-        top = top_k(s, k)
+        hit = np.flatnonzero(s > 0)  # rank only passages holding a query term (2.7x faster at 1M)
+        top = hit[top_k(s[hit], k)]
         return top, s[top]
 
     def term_idf(self, terms) -> dict[str, float]:
@@ -101,17 +83,98 @@ class BM25Index:
             out[t] = float(lucene_idf(n, df))
         return out
 
+    FILES = ("bm25_data.npy", "bm25_indices.npy", "bm25_indptr.npy", "bm25_vocab.json")
+
     def save(self, folder: Path) -> list[str]:
+        """Write the matrix as three plain arrays (so ``load`` can map them) and the vocabulary."""
         import json
 
-        sp.save_npz(folder / "bm25.npz", self.matrix, compressed=False)
+        m = self.matrix
+        ix = np.int32 if len(m.data) < 2**31 - 1 else np.int64  # scipy wants one dtype for indices and indptr
+        np.save(folder / "bm25_data.npy", np.ascontiguousarray(m.data, dtype=np.float32))
+        np.save(folder / "bm25_indices.npy", np.ascontiguousarray(m.indices, dtype=ix))
+        np.save(folder / "bm25_indptr.npy", np.ascontiguousarray(m.indptr, dtype=ix))
         (folder / "bm25_vocab.json").write_text(json.dumps(self.vocab), encoding="utf-8")
-        return ["bm25.npz", "bm25_vocab.json"]
+        (folder / "bm25_shape.json").write_text(json.dumps(list(m.shape)), encoding="utf-8")
+        return [*self.FILES, "bm25_shape.json"]
 
     @classmethod
-    def load(cls, folder: Path) -> BM25Index:
+    def load(cls, folder: Path, mmap: bool = True) -> BM25Index:
+        """Read what ``save`` wrote; the arrays are memory-mapped (read from disk as queries touch them)."""
         import json
 
-        m = sp.load_npz(folder / "bm25.npz").tocsr()
+        def read(name: str) -> np.ndarray:
+            path = folder / name
+            small = path.stat().st_size < 1 << 16  # an empty array cannot be mapped; a small one need not be
+            return np.load(path, mmap_mode=None if small or not mmap else "r", allow_pickle=False)
+
+        data, indices, indptr = read("bm25_data.npy"), read("bm25_indices.npy"), read("bm25_indptr.npy")
+        shape = tuple(json.loads((folder / "bm25_shape.json").read_text(encoding="utf-8")))
+        if len(indptr) != shape[0] + 1 or len(data) != len(indices) or (len(indptr) and indptr[-1] != len(data)):
+            raise ValueError("BM25 arrays do not agree with each other")
+        m = sp.csr_matrix(shape, dtype=np.float32)
+        m.data, m.indices, m.indptr = data, indices, indptr  # no copy and no format check over every entry
         vocab = json.loads((folder / "bm25_vocab.json").read_text(encoding="utf-8"))
         return cls(m, vocab)
+
+
+class BM25Builder:
+    """Collects the term counts of passages as they stream in (compact arrays, no per-passage Python objects),
+    then weighs them all at once: the statistics (N, document frequencies, average length) need every passage."""
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self._terms: list[np.ndarray] = []
+        self._counts: list[np.ndarray] = []
+        self._lengths: list[np.ndarray] = []
+        self._nnz: list[np.ndarray] = []
+
+    @property
+    def size(self) -> int:
+        return sum(len(x) for x in self._lengths)
+
+    def add(self, corpus_tokens: Iterable[list[str]]) -> None:
+        """Count the tokens of more passages (in row order)."""
+        terms: list[int] = []
+        counts: list[int] = []
+        lengths: list[int] = []
+        nnz: list[int] = []
+        vocab = self.vocab
+        for toks in corpus_tokens:
+            c = Counter(toks)
+            terms.extend(vocab.setdefault(t, len(vocab)) for t in c)
+            counts.extend(c.values())
+            lengths.append(len(toks))
+            nnz.append(len(c))
+        self._terms.append(np.asarray(terms, dtype=np.int32))
+        self._counts.append(np.asarray(counts, dtype=np.float32))
+        self._lengths.append(np.asarray(lengths, dtype=np.float64))
+        self._nnz.append(np.asarray(nnz, dtype=np.int64))
+
+    def build(self, k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25, idf: BM25Idf = "lucene") -> BM25Index:
+        """The weighted term x passage matrix (frees the counts)."""
+        if idf not in get_args(BM25Idf):
+            raise ValueError(f"unknown idf {idf!r} (choose {', '.join(get_args(BM25Idf))})")
+        n = self.size
+        if n == 0:
+            return BM25Index(sp.csr_matrix((0, 0), dtype=np.float32), {})
+        terms = np.concatenate(self._terms)
+        tf = np.concatenate(self._counts)
+        lengths = np.concatenate(self._lengths)
+        nnz = np.concatenate(self._nnz)
+        self._terms, self._counts, self._lengths, self._nnz = [], [], [], []
+        norm = (k1 * (1 - b + b * lengths / lengths.mean())).astype(np.float32)
+        tf *= k1 + 1
+        tf /= tf / (k1 + 1) + np.repeat(norm, nnz)  # tf (k1 + 1) / (tf + norm), in place
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(nnz, out=indptr[1:])
+        m = sp.csc_matrix((tf, terms, indptr), shape=(len(self.vocab), n)).tocsr()  # term frequency part
+        del tf, terms
+        df = np.diff(m.indptr)  # a term's row holds one entry per passage containing it
+        if idf == "lucene":
+            w = lucene_idf(n, df)
+        else:  # rank-bm25's BM25Okapi: negative idf floored at epsilon x the mean idf
+            w = np.log(n - df + 0.5) - np.log(df + 0.5)
+            w[w < 0] = epsilon * w.mean()
+        m.data *= np.repeat(w, df).astype(np.float32)
+        return BM25Index(m.astype(np.float32, copy=False), self.vocab)

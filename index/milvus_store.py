@@ -23,7 +23,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence, Sized
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,20 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 PAGE = 10_000  # rows per query page
+DOC_FIELDS = [
+    "doc_id",
+    "text_sha",
+    "sha256",
+    "path",
+    "title",
+    "kind",
+    "pages",
+    "headings",
+    "size",
+    "added",
+    "chars",
+    "passages",
+]
 SLACK = 10  # extra results asked for, in case some belong to a document version that is no longer live
 PASSAGE_FIELDS = ["pid", "doc_id", "doc_sha", "start", "end", "sentences", "text"]
 
@@ -64,33 +78,83 @@ def _connection_error(exc: Exception) -> bool:
     return any(w in msg for w in ("connect", "unavailable", "deadline", "closed", "failed to", "timeout", "refused"))
 
 
-class MilvusView:
-    """A read view: the live document versions as of when it was made, searches filtered to them."""
+class LiveDocs:
+    """The ``_docs`` rows, read when a search hit or a question needs them (and kept, up to ``KEEP``), not all at
+    open: reading a million rows back took Milvus Lite minutes. Each row names its document's live version, so a
+    passage is served only while its document's row names the passage's version."""
 
-    def __init__(self, store: MilvusStore, manifest: dict, live: dict[str, dict]) -> None:
+    KEEP = 100_000
+
+    def __init__(self, store: MilvusStore) -> None:
+        self._store = store
+        self._rows: OrderedDict[str, dict | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def many(self, doc_ids: Collection[str]) -> dict[str, dict]:
+        """doc id -> row for those of ``doc_ids`` that exist (one query for the ones not known yet)."""
+        with self._lock:
+            todo = [d for d in dict.fromkeys(doc_ids) if d not in self._rows]
+        found: dict[str, dict] = {}
+        for i in range(0, len(todo), 500):
+            part = todo[i : i + 500]
+            for r in self._store._call(
+                "query",
+                self._store.docs_name,
+                filter=f"doc_id in [{', '.join(_lit(d) for d in part)}]",
+                output_fields=DOC_FIELDS,
+            ):
+                found[r["doc_id"]] = r
+        with self._lock:
+            for d in todo:
+                self._rows[d] = found.get(d)
+            out = {d: self._rows[d] for d in doc_ids if self._rows.get(d) is not None}
+            while len(self._rows) > self.KEEP:
+                self._rows.popitem(last=False)
+        return out  # type: ignore[return-value]
+
+    def get(self, doc_id: str) -> dict | None:
+        return self.many([doc_id]).get(doc_id)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return isinstance(doc_id, str) and self.get(doc_id) is not None
+
+    def all(self) -> list[dict]:
+        """Every row (a listing: read in full, each time)."""
+        return self._store._query_all(self._store.docs_name, 'doc_id != ""', DOC_FIELDS)
+
+
+class MilvusView:
+    """A read view of the live document versions, searches filtered to them."""
+
+    def __init__(self, store: MilvusStore, manifest: dict) -> None:
         self._store = store
         self.manifest = manifest
         self.version = f"milvus:{store.prefix}:g{manifest.get('generation', 0)}"
-        self._live = live  # doc_id -> docs row (text_sha, metadata)
+        self._live = LiveDocs(store)
         self._passages: OrderedDict[str, Passage] = OrderedDict()
         self._docs: OrderedDict[str, Document] = OrderedDict()
         self._idf: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return sum(int(r.get("passages", 0)) for r in self._live.values())
+        counts = self.manifest.get("counts")
+        if counts is None:  # an index written before the counts were kept
+            counts = self.manifest["counts"] = _counts(self._live.all())
+        return int(counts["passages"])
 
     def _filter(self, doc_ids: Collection[str] | None) -> str:
         if doc_ids is None:
             return ""
-        ids = [d for d in doc_ids if d in self._live]
+        ids = list(self._live.many(list(doc_ids)))
         return f"doc_id in [{', '.join(_lit(d) for d in ids)}]" if ids else 'doc_id == "\\u0000"'
 
     def _hits(self, res: list, k: int, score) -> list[Scored]:
         out: list[Scored] = []
-        for r in res[0] if res else []:
+        rows = res[0] if res else []
+        live_rows = self._live.many([r["entity"]["doc_id"] for r in rows])
+        for r in rows:
             e = r["entity"]
-            live = self._live.get(e["doc_id"])
+            live = live_rows.get(e["doc_id"])
             if live is None or live["text_sha"] != e["doc_sha"]:
                 continue  # a document version that is no longer (or not yet) live
             p = Passage(
@@ -214,7 +278,7 @@ class MilvusView:
                 sha256=r["sha256"],
                 text_sha256=r["text_sha"],
             )
-            for r in self._live.values()
+            for r in self._live.all()
         ]
 
     def term_idf(self, terms: Sequence[str]) -> dict[str, float]:
@@ -234,6 +298,27 @@ class MilvusView:
                 self._idf[t] = float(lucene_idf(n, df))
             out[t] = self._idf[t]
         return out
+
+
+def _read_stream(documents: Iterable[Document], report: Report | None) -> list[Document]:
+    """The documents of a stream (or list) in a list, with reading progress for a stream of known length."""
+    if isinstance(documents, list):
+        return documents
+    total = len(documents) if isinstance(documents, Sized) else 0
+    out: list[Document] = []
+    for d in documents:
+        out.append(d)
+        if report is not None and total:
+            report("reading", len(out) / total, f"{len(out):,}/{total:,} files")
+    return out
+
+
+def _counts(rows: list[dict]) -> dict[str, int]:
+    return {"documents": len(rows), "passages": sum(int(r.get("passages", 0)) for r in rows)}
+
+
+def _plus(counts: dict[str, int], documents: int, passages: int) -> dict[str, int]:
+    return {"documents": counts["documents"] + documents, "passages": counts["passages"] + passages}
 
 
 class MilvusStore:
@@ -268,6 +353,8 @@ class MilvusStore:
             raise ValueError(
                 f"Milvus computes BM25 with the Lucene idf; bm25_idf={self.settings.bm25_idf!r} needs the faiss backend"
             )
+        if self.settings.vectors != "fp32":
+            raise ValueError(f"vectors={self.settings.vectors!r} needs the faiss backend (Milvus stores fp32 vectors)")
         self._encoder = encoder
         self.token = token
         self.timeout = timeout
@@ -428,31 +515,14 @@ class MilvusStore:
                 f"Milvus index {self.prefix} at {self.uri} was built with model {manifest.get('model')}, "
                 f"not {self.encoder.fingerprint}; {hint}"
             )
-        built = {"bm25_idf": "lucene", **(manifest.get("settings") or {})}  # Milvus' BM25 always used this idf
+        # Milvus' BM25 always used the lucene idf, and its vectors are fp32
+        built = {"bm25_idf": "lucene", "vectors": "fp32", **(manifest.get("settings") or {})}
         if built != self.settings.to_json():
             raise IndexMismatchError(
                 f"Milvus index {self.prefix} was built with settings {manifest.get('settings')}, "
                 f"not {self.settings.to_json()}; {hint}"
             )
-        rows = self._query_all(
-            self.docs_name,
-            'doc_id != ""',
-            [
-                "doc_id",
-                "text_sha",
-                "sha256",
-                "path",
-                "title",
-                "kind",
-                "pages",
-                "headings",
-                "size",
-                "added",
-                "chars",
-                "passages",
-            ],
-        )
-        self._view = MilvusView(self, manifest, {r["doc_id"]: r for r in rows})
+        self._view = MilvusView(self, manifest)  # document rows are read on demand (LiveDocs)
         return self._view
 
     def reset(self) -> None:
@@ -481,18 +551,20 @@ class MilvusStore:
 
     def update(
         self,
-        documents: Sequence[Document] = (),
+        documents: Iterable[Document] = (),
         remove: Collection[str] = (),
-        skipped: dict[str, tuple[str, str]] | None = None,
+        skipped: Mapping[str, tuple[str, str]] | None = None,
         progress: bool = False,
         report: Report | None = None,
     ) -> BuildStats:
+        """``documents`` may be a stream: it is read to the end first (``skipped`` is read after that)."""
         t0 = time.perf_counter()
+        documents = _read_stream(documents, report)
         with self._lock:
             view = self.load() if self._exists() else self.view()
             manifest = dict(view.manifest)
             self._finish_pending(manifest)
-            live = dict(view._live)
+            live = view._live.many([d.doc_id for d in documents] + list(remove))
             stats = BuildStats(encoder=f"{self.encoder.precision} ({self.encoder.precision_reason})")
             changed = []
             for d in documents:
@@ -504,13 +576,14 @@ class MilvusStore:
             new_skipped = {k: v for k, v in manifest.get("skipped", {}).items() if k not in remove}
             for d in documents:
                 new_skipped.pop(d.doc_id, None)
-            for k, v in (skipped or {}).items():
+            for k, v in ({} if skipped is None else skipped).items():
                 new_skipped[k] = list(v)
             stats.changed = bool(changed or stats.removed) or new_skipped != manifest.get("skipped", {})
             if stats.changed:
                 self._write(changed, stats.removed, live, manifest, new_skipped, stats, progress, report)
             view = self.load()
-        stats.documents, stats.passages = len(view.documents()), len(view)
+        counts = view.manifest.get("counts") or _counts(view._live.all())
+        stats.documents, stats.passages = int(counts["documents"]), int(counts["passages"])
         stats.seconds = time.perf_counter() - t0
         return stats
 
@@ -583,24 +656,27 @@ class MilvusStore:
             if len(batch) >= 1000:
                 flush(self.docs_name, batch)
         flush(self.docs_name, batch)
-        for d, _ in all_ps:
-            live[d.doc_id] = {"text_sha": d.text_sha256}
+        counts = manifest.get("counts") or _counts(self._query_all(self.docs_name, 'doc_id != ""', DOC_FIELDS))
+        if "counts" in manifest:  # else the full read above already saw the new rows
+            for d, ps in all_ps:
+                old_row = live.get(d.doc_id)
+                counts = _plus(counts, 0 if old_row else 1, len(ps) - (int(old_row["passages"]) if old_row else 0))
         for doc_id in removed:
             self._call("delete", self.docs_name, filter=f"doc_id == {_lit(doc_id)}")
-            live.pop(doc_id, None)
+            counts = _plus(counts, -1, -int(live[doc_id]["passages"]))
+        manifest["counts"] = counts
         manifest["skipped"] = skipped
         manifest["encoder_precision"] = self.encoder.precision
         manifest["generation"] = int(manifest.get("generation", 0)) + 1
         self._put_meta(manifest)
-        self._finish_pending(manifest, live)
+        self._finish_pending(manifest)
 
-    def _finish_pending(self, manifest: dict, live: dict | None = None) -> None:
+    def _finish_pending(self, manifest: dict) -> None:
         """Delete rows of document versions that are no longer live (the clean-up step of earlier updates)."""
         pending = list(manifest.get("pending", []))
         if not pending:
             return
-        if live is None:
-            live = {r["doc_id"]: r for r in self._query_all(self.docs_name, 'doc_id != ""', ["doc_id", "text_sha"])}
+        live = LiveDocs(self).many(pending)  # as they are now, written or not
         for doc_id in pending:
             row = live.get(doc_id)
             keep = f" and doc_sha != {_lit(row['text_sha'])}" if row else ""

@@ -6,6 +6,7 @@ could not be read, so a broken file is not retried until it changes).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 from docqa.index.backend import IndexBackend, IndexSettings, Report, default_index_dir
 from docqa.index.encoder import Encoder
 from docqa.index.errors import IndexCorruptedError, IndexMismatchError, IndexNotFoundError
-from docqa.index.ingest import IngestLimits, read_documents
+from docqa.index.ingest import DocumentStream, IngestLimits
 from docqa.index.library import Library
 from docqa.index.memory import release_free_memory
 from docqa.index.types import BuildStats, Document
@@ -31,8 +32,8 @@ def sync(
 ) -> BuildStats:
     """Bring ``backend`` in step with ``sources`` (doc id -> (path, sha256), as ``scan`` or ``Library.scan`` give).
 
-    Only files whose sha256 differs from the indexed (or previously skipped) version are read; documents whose
-    file is gone are removed. ``report(stage, fraction)`` is called as the work advances. ``unsupported``
+    Only files whose sha256 differs from the indexed (or previously skipped) version are read, as a stream that
+    the backend consumes while it embeds (``DocumentStream``); documents whose file is gone are removed. ``report(stage, fraction)`` is called as the work advances. ``unsupported``
     (path, reason) pairs are reported in the result's ``skipped`` beside the files that could not be read.
     """
     view = backend.view()
@@ -44,13 +45,30 @@ def sync(
         if known.get(doc_id) != sha and (doc_id not in skipped_before or skipped_before[doc_id][0] != sha)
     ]
     gone = [d for d in known if d not in sources]
-    read = read_documents(todo, limits=limits, progress=progress, report=report)
-    skipped = {doc_id: (sources[doc_id][1], why) for doc_id, why in read.skipped_ids.items()}
+    stream = DocumentStream(todo, limits=limits)
+    skipped = _SkippedAfter(stream, sources)
     # a file that was indexed and now fails to read keeps its previous version
-    stats = backend.update(read.documents, remove=gone, skipped=skipped, progress=progress, report=report)
-    stats.skipped = [(str(sources[d][0]), why) for d, why in read.skipped_ids.items()] + list(unsupported)
+    stats = backend.update(stream, remove=gone, skipped=skipped, progress=progress, report=report)
+    stats.skipped = [(str(sources[d][0]), why) for d, why in stream.skipped_ids.items()] + list(unsupported)
     release_free_memory()  # the previous index's memory, freed by the swap, back to the OS
     return stats
+
+
+class _SkippedAfter(Mapping[str, tuple[str, str]]):
+    """doc id -> (source sha256, reason) of the files a stream could not read, as the stream fills it (a backend
+    reads it once the stream has ended)."""
+
+    def __init__(self, stream: DocumentStream, sources: Mapping[str, tuple[Path, str]]) -> None:
+        self.stream, self.sources = stream, sources
+
+    def __getitem__(self, doc_id: str) -> tuple[str, str]:
+        return (self.sources[doc_id][1], self.stream.skipped_ids[doc_id])
+
+    def __iter__(self):
+        return iter(self.stream.skipped_ids)
+
+    def __len__(self) -> int:
+        return len(self.stream.skipped_ids)
 
 
 def sync_documents(backend: IndexBackend, documents: Sequence[Document], progress: bool = False) -> BuildStats:
@@ -83,6 +101,18 @@ def make_backend(
     raise ValueError(f"unknown backend {kind!r} (choose faiss or milvus)")
 
 
+def _as_built(index_dir: Path) -> IndexSettings | None:
+    """Default settings, except that an index built with int8 vectors is opened as such (not rebuilt)."""
+    from docqa.index.faiss_store import current_version
+
+    cur = current_version(index_dir)
+    try:
+        built = json.loads((index_dir / str(cur) / "manifest.json").read_text(encoding="utf-8"))["settings"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return IndexSettings(vectors=built["vectors"]) if built.get("vectors") in ("int8",) else None
+
+
 def open_index(
     corpus: Iterable[str | Path] | str | Path,
     index_dir: str | Path | None = None,
@@ -102,6 +132,8 @@ def open_index(
     """
     roots = [Path(corpus)] if isinstance(corpus, (str, Path)) else [Path(p) for p in corpus]
     index_dir = Path(index_dir) if index_dir else default_index_dir(roots[0])
+    if settings is None and backend == "faiss":
+        settings = _as_built(index_dir)
     library = Library(roots, index_dir)
     sources = library.scan()
     store = make_backend(backend, index_dir, settings, encoder, milvus_uri)

@@ -40,7 +40,19 @@ def corpus_options(p: argparse.ArgumentParser, collection: bool = True) -> None:
     p.add_argument("--index", default=None, help="index folder (default: in ~/.cache/docqa/indexes)")
     p.add_argument("--backend", choices=["faiss", "milvus"], default="faiss", help="index backend (default faiss)")
     p.add_argument("--milvus-uri", default=None, help="Milvus URI (default: a Milvus Lite file in the index folder)")
+    vectors_option(p)
     encoder_option(p)
+
+
+def vectors_option(p: argparse.ArgumentParser) -> None:
+    """--vectors: how the FAISS index holds vectors."""
+    p.add_argument(
+        "--vectors",
+        choices=["fp32", "int8"],
+        default=None,
+        help="how the FAISS index holds vectors: fp32, or int8 codes re-scored exactly from fp32 on disk (a "
+        "quarter of the memory; docs/scale.md). Default: as the index was built (fp32 for a new one)",
+    )
 
 
 def encoder_option(p: argparse.ArgumentParser) -> None:
@@ -120,7 +132,17 @@ def service_from_args(args: argparse.Namespace, progress: bool = False, quota=No
         limits=limits,
         encoder_precision=args.encoder,
         quota=quota,
+        index_settings=_index_settings(args),
     )
+
+
+def _index_settings(args: argparse.Namespace):
+    """IndexSettings from --vectors, or None (the index's own, default for a new one)."""
+    if getattr(args, "vectors", None) is None:
+        return None
+    from docqa.index.backend import IndexSettings
+
+    return IndexSettings(vectors=args.vectors)
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
@@ -135,6 +157,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
         milvus_uri=args.milvus_uri,
         limits=_limits(args),
         encoder_precision=args.encoder,
+        index_settings=_index_settings(args),
     )
     for path, why in stats.skipped:
         print(f"skipped {path}: {why}", file=sys.stderr)
@@ -371,6 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["faiss", "milvus"], default="faiss")
     p.add_argument("--milvus-uri", default=None)
     p.add_argument("--rebuild", action="store_true", help="re-embed everything, ignoring the previous index")
+    vectors_option(p)
     encoder_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     limit_options(p)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +42,7 @@ __all__ = [
     "scan",
     "unsupported_files",
     "read_documents",
+    "DocumentStream",
 ]
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,74 @@ def read_documents(
             out.skipped_ids[doc_id] = str(exc).split(": ", 1)[-1]
             out.paths[doc_id] = str(path)
     return out
+
+
+class DocumentStream:
+    """(doc id, path) pairs read one by one as an index update consumes them (``len`` is the number of files).
+
+    Reading runs ``ahead`` documents in front of the consumer in a thread (the extraction itself in the child
+    process), so parsing the next files overlaps embedding the last ones, and memory holds only those few
+    documents. Each unreadable file lands in ``skipped_ids`` (doc id -> reason) and ``paths``, complete once the
+    iteration has ended.
+    """
+
+    def __init__(self, files: Sequence[tuple[str, Path]], limits: IngestLimits | None = None, ahead: int = 4) -> None:
+        self.files = list(files)
+        self.limits = limits
+        self.ahead = max(1, ahead)
+        self.skipped_ids: dict[str, str] = {}
+        self.paths: dict[str, str] = {}
+        self.read = 0
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def _read_all(self, put: Callable[[object], bool]) -> None:
+        for doc_id, path in self.files:
+            try:
+                doc = read_document(path, doc_id=doc_id, limits=self.limits)
+            except IngestError as exc:
+                log.warning("skipped %s", exc)
+                self.skipped_ids[doc_id] = str(exc).split(": ", 1)[-1]
+                self.paths[doc_id] = str(path)
+                continue
+            except BaseException as exc:  # handed to the consumer, which raises it
+                put(exc)
+                return
+            if not put(doc):
+                return
+        put(None)
+
+    def __iter__(self) -> Iterator[Document]:
+        import queue
+        import threading
+
+        q: queue.Queue = queue.Queue(self.ahead)
+        stop = threading.Event()
+
+        def put(item: object) -> bool:
+            while not stop.is_set():
+                try:
+                    q.put(item, timeout=0.2)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        reader = threading.Thread(target=self._read_all, args=(put,), name="docqa-read", daemon=True)
+        reader.start()
+        try:
+            while True:
+                item = q.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                self.read += 1
+                yield item  # type: ignore[misc]
+        finally:
+            stop.set()  # the consumer stopped early (an error): the reader ends at its next document
+            reader.join()
 
 
 def ingest(paths: Iterable[str | Path] | str | Path, limits: IngestLimits | None = None) -> IngestReport:

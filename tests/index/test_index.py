@@ -30,10 +30,13 @@ def test_persist_and_reload_identical(corpus_dir, tmp_path):
     manifest = again.manifest
     assert manifest["model"].startswith("sentence-transformers/all-MiniLM-L6-v2@")
     assert manifest["settings"] == IndexSettings().to_json()
+    assert manifest["counts"] == {"documents": 1, "passages": len(idx)}
     doc = next(iter(again.docs.values()))
-    assert manifest["documents"][doc.doc_id]["sha256"] == doc.sha256
-    assert manifest["documents"][doc.doc_id]["text_sha256"] == doc.text_sha256
+    listed = again.documents()[0]
+    assert (listed.sha256, listed.text_sha256, listed.chars) == (doc.sha256, doc.text_sha256, len(doc.text))
+    assert listed.passages == len(idx)
     for p in again.passages:
+        assert again.passage(p.passage_id) == p
         assert again.document(p.doc_id).text[p.start : p.end] == p.text
 
 
@@ -67,9 +70,10 @@ def test_open_index_loads_when_fresh_and_updates_when_stale(corpus_dir, tmp_path
 def test_tampered_or_truncated_file_is_detected(corpus_dir, tmp_path):
     ix = tmp_path / "ix"
     idx, _ = build_index(corpus_dir, ix, progress=False)
-    target = idx.path / "passages.jsonl"
+    target = idx.path / "store.sqlite"
     data = target.read_bytes()
-    target.write_bytes(data.replace(b'"start": 0', b'"start": 1', 1))
+    flip = data.index(b"Korean")  # one character of the stored document text
+    target.write_bytes(data[:flip] + b"X" + data[flip + 1 :])
     with pytest.raises(IndexCorruptedError, match="checksum.*rebuild"):
         load_index(ix)
     target.write_bytes(data[: len(data) // 2])
@@ -197,3 +201,113 @@ def test_copied_index_folder_still_loads(corpus_dir, tmp_path):
     build_index(corpus_dir, tmp_path / "ix", progress=False)
     shutil.copytree(tmp_path / "ix", tmp_path / "copy")
     assert len(load_index(tmp_path / "copy")) > 0
+
+
+def _docs(n: int, prefix: str = "d") -> list:
+    from docqa.index.types import Document
+
+    return [
+        Document(
+            f"{prefix}{i}",
+            f"{prefix}{i}.txt",
+            f"Document {prefix}{i} is about topic {i}. It has a second sentence.",
+            f"s{i}",
+        )
+        for i in range(n)
+    ]
+
+
+def test_update_consumes_a_stream_once_and_reads_skipped_after_it(tmp_path):
+    """An update reads a generator of documents once, as it builds (nothing asks for its length), and reads the
+    skipped files only once the stream has ended, so the stream may still be adding to them."""
+    store = FaissStore(tmp_path / "ix")
+    skipped: dict = {}
+    pulled = []
+
+    def stream():
+        for d in _docs(5):
+            pulled.append(d.doc_id)
+            yield d
+        skipped["broken.pdf"] = ("abc", "unreadable (test)")
+
+    stats = store.update(stream(), skipped=skipped)
+    assert pulled == [f"d{i}" for i in range(5)] and stats.documents == 5 and stats.embedded == stats.passages
+    view = load_index(tmp_path / "ix")
+    assert view.manifest["skipped"] == {"broken.pdf": ["abc", "unreadable (test)"]}
+    assert [p.doc_id for p in view.passages] == [f"d{i}" for i in range(5)]
+    # one more document in a second stream: the first five keep their vectors and are copied after it
+    again = store.update(iter(_docs(1, "e")))
+    assert again.embedded == 1 and again.reused == 5 and again.documents == 6
+    hit = store.view().bm25_search("topic 3", 1)[0]
+    assert store.view().passage(hit.passage_id).doc_id == "d3"
+
+
+def test_a_document_id_twice_in_a_stream_is_refused_and_nothing_changes(tmp_path):
+    store = FaissStore(tmp_path / "ix")
+    store.update(_docs(2))
+    before = load_index(tmp_path / "ix").path
+    with pytest.raises(ValueError, match="given twice"):
+        store.update(iter(_docs(3) + _docs(1)))
+    assert load_index(tmp_path / "ix").path == before and not list((tmp_path / "ix").glob(".tmp-*"))
+    assert store.update(_docs(3) + _docs(1)).documents == 3  # in a list the last one wins, as before
+
+
+def test_large_files_are_checksummed_in_the_background(tmp_path, monkeypatch):
+    """Above INLINE_VERIFY_BYTES a file is checksummed after the index opens; a mismatch then refuses every
+    question with the rebuild hint instead of answering from altered data."""
+    import docqa.index.faiss_store as fs
+
+    store = FaissStore(tmp_path / "ix")
+    store.update(_docs(3))
+    target = load_index(tmp_path / "ix").path / "store.sqlite"
+    data = target.read_bytes()
+    at = data.index(b"topic 1")
+    target.write_bytes(data[:at] + b"topic 7" + data[at + 7 :])
+    monkeypatch.setattr(fs, "INLINE_VERIFY_BYTES", 0)
+    fresh = FaissStore(tmp_path / "ix")
+    view = fresh.load()  # opens at once
+    assert view.wait_verified(30) and view.damaged and "checksum mismatch" in view.damaged
+    with pytest.raises(IndexCorruptedError, match="rebuild"):
+        fresh.view()
+
+
+def test_passage_ids_and_rows_agree_with_hash_signs_in_names(tmp_path):
+    from docqa.index.table import split_passage_id
+    from docqa.index.types import Document
+
+    assert split_passage_id("notes#2.txt#12") == ("notes#2.txt", 12)
+    with pytest.raises(ValueError):
+        split_passage_id("no-ordinal")
+    store = FaissStore(None)
+    store.update([Document("a#b.txt", "a#b.txt", "First sentence here. Second one there.", "x")])
+    view = store.view()
+    (p,) = view.passages
+    assert p.passage_id == "a#b.txt#0" and view.passage(p.passage_id) == p
+    assert view.dense_search(view.passage_vectors()[0], 1, doc_ids=["a#b.txt"])[0].passage_id == p.passage_id
+    assert view.dense_search(view.passage_vectors()[0], 1, doc_ids=["other"]) == []
+
+
+@pytest.mark.parametrize("dense", ["flat", "hnsw"])
+def test_int8_vectors_rescore_exactly_and_survive_updates(corpus_dir, tmp_path, dense):
+    """vectors="int8": FAISS keeps 8-bit codes, the top candidates are re-scored from the fp32 vectors on disk,
+    so the scores are the exact inner products; an update reuses the exact vectors, not decoded codes."""
+    from docqa.index.encoder import get_encoder
+
+    exact_store = FaissStore(None, IndexSettings(dense=dense))
+    int8_store = FaissStore(tmp_path / "ix", IndexSettings(dense=dense, vectors="int8"))
+    docs = _docs(30)
+    exact_store.update(docs)
+    int8_store.update(docs)
+    view = load_index(tmp_path / "ix", expect_settings=IndexSettings(dense=dense, vectors="int8"))
+    assert view.exact is not None and "vectors.f32" in view.manifest["files"]
+    assert type(view.faiss).__name__ in ("IndexScalarQuantizer", "IndexHNSWSQ")
+    q = get_encoder().encode(["which document is about topic 17?"])[0]
+    a, b = exact_store.view().dense_search(q, 5), view.dense_search(q, 5)
+    assert [s.passage_id for s in a] == [s.passage_id for s in b]
+    assert np.allclose([s.score for s in a], [s.score for s in b], atol=1e-6)
+    assert np.allclose(view.passage_vectors(), exact_store.view().passage_vectors())
+    stats = int8_store.update(_docs(1, "e"))
+    assert stats.embedded == 1 and stats.reused == 30
+    after = int8_store.view()
+    assert np.allclose(after.vectors(1, 30), view.passage_vectors())  # copied exactly, behind the new document
+    assert after.dense_search(q, 1, doc_ids=["d17"])[0].passage_id == "d17#0"

@@ -137,3 +137,26 @@ def test_reading_reports_files_pages_and_rate(tmp_path):
     read_documents(files, report=lambda stage, fraction, detail="": calls.append((stage, fraction, detail)))
     assert [c[0] for c in calls] == ["reading", "reading"]
     assert calls[1][1] == 0.5 and calls[1][2].startswith("1/2 files, 3 pages,") and "files/s" in calls[1][2]
+
+
+def test_document_stream_reads_ahead_in_order_and_collects_skips(tmp_path):
+    """The stream an index update consumes: documents in file order, unreadable files in ``skipped_ids`` once it
+    ends, and a consumer that stops early (an error mid-build) stops the reading thread too."""
+    from docqa.index.ingest import DocumentStream
+
+    files = []
+    for i in range(6):
+        p = tmp_path / f"f{i}.txt"
+        p.write_text(f"File {i} says something." if i != 3 else "")
+        files.append((p.name, p))
+    files.append(("gone.txt", tmp_path / "gone.txt"))
+    stream = DocumentStream(files, ahead=2)
+    assert len(stream) == 7
+    assert [d.doc_id for d in stream] == ["f0.txt", "f1.txt", "f2.txt", "f4.txt", "f5.txt"]
+    assert set(stream.skipped_ids) == {"f3.txt", "gone.txt"}
+    it = iter(DocumentStream(files, ahead=1))
+    assert next(it).doc_id == "f0.txt"
+    it.close()  # the generator's finally stops and joins the reader
+    import threading
+
+    assert not [t for t in threading.enumerate() if t.name == "docqa-read"]

@@ -60,7 +60,7 @@ def test_bm25_scores_match_the_default_backend(both, tmp_path):
         MilvusStore(index_dir=tmp_path, settings=IndexSettings(bm25_idf="okapi"))
 
 
-def test_incremental_update_delete_and_filters(tmp_path, corpus_dir):
+def test_incremental_update_delete_and_filters(tmp_path, corpus_dir, monkeypatch):
     ix = tmp_path / "ix"
     store, first = open_index(corpus_dir, ix, backend="milvus")
     assert first.embedded > 0 and store.view().documents()[0].passages == first.passages
@@ -87,7 +87,22 @@ def test_incremental_update_delete_and_filters(tmp_path, corpus_dir):
     assert removed.removed == ["moon.md"]
     store.refresh()
     assert all(h.passage.doc_id != "moon.md" for h in qa.retrieve("How far away is the Moon?"))
+    listed = store.view().documents()
+    assert len(store.view()) == sum(d.passages for d in listed) and removed.passages == len(store.view())
     store.close()
+    # a fresh process opens without reading the document rows (counts come from the manifest), and a question
+    # reads only the rows of its hits' documents
+    from docqa.index.milvus_store import LiveDocs, MilvusStore
+
+    def no_listing(self):
+        raise AssertionError("every document row was read")
+
+    monkeypatch.setattr(LiveDocs, "all", no_listing)
+    fresh = MilvusStore(index_dir=ix)
+    assert len(fresh.load()) == sum(d.passages for d in listed)
+    ans = QA(fresh).answer("When will the drill be held?")
+    assert ans.found and ans.citations[0].doc_id == listed[0].doc_id
+    fresh.close()
 
 
 def test_failure_half_way_leaves_previous_version_answerable(tmp_path, corpus_dir):

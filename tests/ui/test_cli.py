@@ -224,3 +224,22 @@ def test_a_collections_file_names_folders_for_every_command(tmp_path, monkeypatc
     for a in (serve_args, token_args):
         a.corpus_given = False
     assert tokens_path(serve_args) == tokens_path(token_args)
+
+
+def test_int8_vectors_are_chosen_once_and_kept(tmp_path, capsys):
+    """`docqa index --vectors int8` builds quantized vectors; later commands without the flag open that index as
+    it is (no rebuild), and answer the same as over fp32 vectors."""
+    from docqa.index.faiss_store import current_version
+
+    ix = tmp_path / "ix"
+    r = _run(capsys, "index", str(SEEDS), "--index", str(ix), "--vectors", "int8", "--quiet")
+    assert r.returncode == 0, r.stderr
+    built = current_version(ix)
+    assert json.loads((ix / built / "manifest.json").read_text())["settings"]["vectors"] == "int8"
+    r = _run(capsys, "ask", "When will the drill be held?", "--corpus", str(SEEDS), "--index", str(ix), "--json")
+    assert r.returncode == 0, r.stderr
+    assert current_version(ix) == built  # opened, not rebuilt
+    fp32 = _run(
+        capsys, "ask", "When will the drill be held?", "--corpus", str(SEEDS), "--index", str(tmp_path / "f"), "--json"
+    )
+    assert json.loads(r.stdout)["answer"] == json.loads(fp32.stdout)["answer"]

@@ -1,0 +1,290 @@
+"""The FAISS backend end to end at 100k and 1M passages: build, fresh open, serving memory, answer() and recall.
+
+Each phase runs in its own process so that its memory is its own:
+
+- ``build``: streams the corpus into ``FaissStore.update`` (documents generated one by one, never held): the
+  SQuAD v1.1 dev half-a articles (whose questions are asked), real SQuAD train paragraphs with real vectors up to
+  10k passages, then synthetic one-passage documents (4 real train sentences in a random order; vector = a real
+  passage vector plus noise, derived from the text's hash). Reports build seconds and the process's peak RSS
+  (models and the benchmark's own data included).
+- ``serve``: a fresh process opens the index as ``docqa serve`` would (``FaissStore.load``; checksums of large
+  files in the background), loads the reader, asks 1,000 real dev half-a questions through ``QA.answer`` (the
+  product's defaults: hybrid retrieval, span reader, abstention, citations) and reports open seconds, answer()
+  p50/p95, recall@5 (a gold answer inside one of the first 5 hits) and RSS after the questions.
+
+Usage: ``python -m bench.scale --sizes 100000 1000000`` (indexes go to ``~/.cache/docqa/scale/<size>``; an index
+already there is reused unless ``--rebuild``). Writes bench/results/scale.md and .json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import (
+    machine_line,
+    md_table,
+    peak_rss_mb,
+    rss_mb,
+    rss_split_mb,
+    save,
+    scale_corpus,
+    squad_train_paragraphs,
+)
+
+CACHE = Path(os.environ.get("DOCQA_SCALE_DIR", Path.home() / ".cache" / "docqa" / "scale"))
+REAL_MAX = 10_000
+
+
+class BenchEncoder:
+    """The real encoder for questions; real passages get their cached vectors, every other passage text a
+    synthetic vector derived from its hash (a real passage vector plus noise), so a million are 'embedded' in
+    seconds and nothing is held per passage."""
+
+    def __init__(self, table: dict[str, np.ndarray]) -> None:
+        from docqa.index.encoder import get_encoder
+
+        self.real = get_encoder()
+        self.table = table
+        self.base = np.stack(list(table.values()))
+        self.dim, self.fingerprint, self.kind = self.real.dim, self.real.fingerprint, self.real.kind
+        self.precision, self.precision_reason = self.real.precision, self.real.precision_reason
+
+    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False, report=None) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            v = self.table.get(t)
+            if v is None:
+                rng = np.random.default_rng(zlib.crc32(t.encode("utf-8")))
+                v = self.base[rng.integers(0, len(self.base))] + rng.normal(0, 0.03, self.dim).astype(np.float32)
+                v = v / np.linalg.norm(v)
+            out[i] = v
+        return out
+
+
+def _synthetic_passages(doc, settings=None):
+    """Synthetic documents are split at their sentence ends (what spaCy would find, without its cost)."""
+    from docqa.index.passages import make_passages
+    from docqa.index.types import Passage, Span
+
+    if not doc.doc_id.startswith("synthetic-"):
+        return make_passages(doc, settings)
+    spans = [Span(m.start(), m.end()) for m in re.finditer(r"\S.*?\.(?= |$)", doc.text)]
+    return [Passage(f"{doc.doc_id}#0", doc.doc_id, spans[0].start, spans[-1].end, doc.text, tuple(spans))]
+
+
+def corpus(n: int) -> tuple[Iterator, BenchEncoder, int]:
+    """(documents as a stream, encoder, number of real documents) for about ``n`` passages."""
+    from docqa.index.types import Document
+
+    real, enc, _ = scale_corpus(min(n, REAL_MAX))
+    real = [d for d in real if not d.doc_id.startswith("synthetic-")]  # its filler; ours follow
+    table = enc.table
+    real_passages = len(table)
+    pool = [s.strip() for _, ctx, _ in squad_train_paragraphs() for s in re.split(r"(?<=\.) ", ctx) if len(s) > 40]
+    pool = [s for s in pool if s.endswith(".") and ". " not in s]
+
+    def stream() -> Iterator:
+        yield from real
+        rng = np.random.default_rng(0)
+        for i in range(max(0, n - real_passages)):
+            text = " ".join(pool[j] for j in rng.integers(0, len(pool), 4))
+            yield Document(f"synthetic-{i}", f"synthetic/{i}", text, "", f"synthetic {i}")
+
+    return stream(), BenchEncoder({t: table[t] for t in table}), len(real)
+
+
+def child_build(n: int, folder: Path, vectors: str = "fp32") -> dict:
+    import docqa.index.faiss_store as fs
+    from docqa.index.backend import IndexSettings
+
+    fs.make_passages = _synthetic_passages
+    docs, enc, _ = corpus(n)
+    base = rss_mb()
+    store = fs.FaissStore(folder, IndexSettings(vectors=vectors), enc)
+    store.reset()
+    t = time.perf_counter()
+    stats = store.update(docs)
+    build = time.perf_counter() - t
+    disk = sum(f.stat().st_size for f in store.view().path.iterdir() if f.is_file())
+    return {
+        "passages": stats.passages,
+        "documents": stats.documents,
+        "build_s": build,
+        "rss_before_build_mb": base,
+        "peak_rss_mb": peak_rss_mb(),
+        "disk_mb": disk / 1e6,
+    }
+
+
+def child_serve(folder: Path, n_questions: int, vectors: str = "fp32") -> dict:
+    from bench.common import squad11a
+    from docqa.index.backend import IndexSettings
+    from docqa.index.faiss_store import FaissStore
+    from docqa.qa import QA
+
+    _, qs = squad11a()
+    seen, questions = set(), []
+    for q in qs:
+        if q.question not in seen:
+            seen.add(q.question)
+            questions.append(q)
+    import random
+
+    random.Random(0).shuffle(questions)
+    questions = questions[:n_questions]
+    from docqa.index.encoder import get_encoder
+
+    t = time.perf_counter()
+    encoder = get_encoder()  # the question encoder (a server loads it anyway); the index open is timed alone
+    encoder_s = time.perf_counter() - t
+    start_rss = rss_mb()
+    t = time.perf_counter()
+    store = FaissStore(folder, IndexSettings(vectors=vectors), encoder=encoder)
+    view = store.load()
+    open_s = time.perf_counter() - t
+    open_rss = rss_mb()
+    t = time.perf_counter()
+    qa = QA(store)
+    qa.answer("Warm-up: what is the capital of France?")
+    models_s = time.perf_counter() - t
+    t = time.perf_counter()
+    verified = view.wait_verified(600)
+    verify_s = time.perf_counter() - t
+    lat, found, answered = [], 0, 0
+    stages: dict[str, list[float]] = {}
+    for q in questions:
+        t = time.perf_counter()
+        ans = qa.answer(q.question)
+        lat.append((time.perf_counter() - t) * 1000)
+        for k, v in ans.timings_ms.items():
+            stages.setdefault(k, []).append(v)
+        found += any(any(g in h.passage.text for g in q.answers) for h in ans.hits[:5])
+        answered += ans.found
+    return {
+        "passages": len(view),
+        "open_s": open_s,
+        "open_rss_growth_mb": open_rss - start_rss,
+        "encoder_s": encoder_s,
+        "models_s": models_s,
+        "stages_ms_p50": {k: statistics.median(v) for k, v in stages.items()},
+        "verify_wait_s": verify_s,
+        "verified": verified and not view.damaged,
+        "questions": len(questions),
+        "answer_ms_p50": statistics.median(lat),
+        "answer_ms_p95": float(np.percentile(lat, 95)),
+        "recall_at_5": found / len(questions),
+        "answered": answered / len(questions),
+        "rss_after_mb": rss_mb(),
+        "rss_split_after_mb": rss_split_mb(),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def _child(args: list[str]) -> dict:
+    cmd = [sys.executable, "-m", "bench.scale", *args]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    line = next((ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if line is None:
+        print(r.stderr[-4000:], file=sys.stderr)
+        raise SystemExit(f"{' '.join(args)} failed")
+    return json.loads(line[7:])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_argument("cmd", nargs="?", default="run", choices=["run", "build", "serve"])
+    del sub
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--size", type=int)
+    ap.add_argument("--dir", type=Path)
+    ap.add_argument("--questions", type=int, default=1000)
+    ap.add_argument("--rebuild", action="store_true")
+    ap.add_argument("--name", default="scale")
+    ap.add_argument("--vectors", choices=["fp32", "int8"], default="fp32")
+    a = ap.parse_args()
+    if a.cmd == "build":
+        print("RESULT " + json.dumps(child_build(a.size, a.dir, a.vectors)), flush=True)
+        return
+    if a.cmd == "serve":
+        print("RESULT " + json.dumps(child_serve(a.dir, a.questions, a.vectors)), flush=True)
+        return
+    print(machine_line(), flush=True)
+    results = []
+    for n in a.sizes:
+        key = str(n) if a.vectors == "fp32" else f"{n}-{a.vectors}"
+        folder = CACHE / key
+        row: dict = {"size": n, "vectors": a.vectors}
+        vec = ["--vectors", a.vectors]
+        if a.rebuild or not (folder / "CURRENT").exists():
+            row["build"] = _child(["build", "--size", str(n), "--dir", str(folder), *vec])
+            print(json.dumps(row["build"]), flush=True)
+        else:
+            prev = CACHE / f"{key}.build.json"
+            row["build"] = json.loads(prev.read_text()) if prev.exists() else {}
+        (CACHE / f"{key}.build.json").write_text(json.dumps(row["build"]))
+        subprocess.run(["sync"], check=False)
+        row["serve"] = _child(["serve", "--dir", str(folder), "--questions", str(a.questions), *vec])
+        print(json.dumps(row["serve"]), flush=True)
+        results.append(row)
+    rows = []
+    for r in results:
+        b, s = r["build"], r["serve"]
+        rows.append(
+            [
+                f"{s['passages']:,}",
+                r.get("vectors", "fp32"),
+                f"{b.get('build_s', float('nan')):.0f}",
+                f"{b.get('peak_rss_mb', float('nan')):,.0f}",
+                f"{b.get('disk_mb', float('nan')):,.0f}",
+                f"{s['open_s']:.2f}",
+                f"{s['verify_wait_s']:.1f}",
+                f"{s['rss_after_mb']:,.0f} ({s['rss_split_after_mb']['RssAnon']:,.0f} + {s['rss_split_after_mb']['RssFile']:,.0f})",
+                f"{s['answer_ms_p50']:.1f} / {s['answer_ms_p95']:.1f}",
+                f"{s['recall_at_5']:.3f}",
+                f"{s['answered']:.3f}",
+            ]
+        )
+    md = (
+        "### The FAISS backend end to end at scale (2 CPU cores; one process per phase)\n\n"
+        "Corpus: SQuAD v1.1 dev half a + real SQuAD train paragraphs up to 10k passages (real vectors) + synthetic "
+        "one-passage documents (real sentences shuffled; vector = a real passage vector + noise). Build: the "
+        "documents streamed into `FaissStore.update` (peak RSS of the build process, models and the benchmark's "
+        "sentence pool included). Serve: a fresh process opens the index, loads the reader and asks "
+        f"{results[0]['serve']['questions']} real dev half-a questions through `QA.answer` (defaults); RSS after "
+        "them. `python -m bench.scale --sizes "
+        + " ".join(str(n) for n in a.sizes)
+        + f" --vectors {a.vectors}`.\n\n"
+        + md_table(
+            [
+                "passages",
+                "vectors",
+                "build s",
+                "build peak RSS MB",
+                "disk MB",
+                "open s",
+                "background checksums s",
+                "serving RSS MB (heap + mapped files)",
+                "answer() ms p50 / p95",
+                "recall@5",
+                "answered",
+            ],
+            rows,
+        )
+    )
+    save(a.name, md, {"results": results})
+
+
+if __name__ == "__main__":
+    main()
