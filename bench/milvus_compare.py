@@ -125,24 +125,26 @@ def _latency(store, questions, enc, repeats: int = 3) -> dict:
     return {k: {"p50": statistics.median(v), "p95": float(np.percentile(v, 95))} for k, v in lat.items()}
 
 
-def reopen_milvus(index_dir: Path) -> dict:
-    """Open a Milvus Lite index built earlier (by ``child``) as a fresh reader would, and measure it: the time to
-    open it (documents read back), retrieval latency, memory of this process, disk."""
+def reopen_milvus(index_dir: Path, repeats: int = 3, n_questions: int = 100) -> dict:
+    """Open a Milvus Lite index built earlier (by ``build``) as a fresh reader would, and measure it: the time to
+    open it, retrieval latency (``n_questions`` x ``repeats``), memory of this process, disk."""
     from docqa.index.encoder import get_encoder
 
     # the questions ``scale_corpus`` asks (the first question of each train paragraph, in its order) and the model;
     # the corpus itself is on disk, so it is neither rebuilt nor held in this process
-    questions = [qs[0] for _, _, qs in squad_train_paragraphs() if qs][:100]
+    questions = [qs[0] for _, _, qs in squad_train_paragraphs() if qs][:n_questions]
     enc = get_encoder()
     base_rss = rss_mb()
     t = time.perf_counter()
     store = MilvusStore(index_dir=index_dir, settings=IndexSettings(), encoder=enc)
     view = store.load()
     opened = time.perf_counter() - t
+    print(f"opened in {opened:.1f} s", file=sys.stderr, flush=True)
     out = {
         "passages": len(view),  # from the manifest's counts: no document row is read at open
         "open_s": opened,
-        "latency_ms": _latency(store, questions, enc),
+        "questions": [len(questions), repeats],
+        "latency_ms": _latency(store, questions, enc, repeats),
         "rss_growth_mb": rss_mb() - base_rss,
         "peak_rss_mb": peak_rss_mb(),
         "disk_mb": sum(f.stat().st_size for f in index_dir.rglob("*") if f.is_file()) / 1e6,
@@ -163,8 +165,45 @@ def build_milvus(index_dir: Path, n: int) -> dict:
     t = time.perf_counter()
     stats = store.update(docs)
     out = {"passages": stats.passages, "documents": stats.documents, "build_s": time.perf_counter() - t}
+    out["peak_rss_mb"] = peak_rss_mb()
     store.close()
+    (index_dir.parent / f"{index_dir.name}.build.json").write_text(json.dumps(out))
     return out
+
+
+def save_reopen(build: dict, opened: dict) -> None:
+    """bench/results/milvus_scale_1m.md: a Milvus Lite index built by ``build`` and opened afresh by ``reopen``."""
+    lat = opened["latency_ms"]
+    row = [
+        f"{opened['passages']:,}",
+        f"{build['build_s']:.0f}",
+        f"{opened['open_s']:.1f}",
+        *(f"{lat[k]['p50']:.1f} / {lat[k]['p95']:.1f}" for k in ("bm25", "dense", "retrieve")),
+        f"{build.get('peak_rss_mb', float('nan')):,.0f}",
+        f"{opened['peak_rss_mb']:,.0f}",
+        f"{opened['disk_mb']:,.0f}",
+    ]
+    md = (
+        "### Milvus Lite at ~1M passages: built once, opened by a fresh process (2 CPU cores)\n\n"
+        "Corpus: `bench.scale`'s (SQuAD dev half a + real train paragraphs to 10k passages + synthetic one-passage "
+        "documents). `python -m bench.milvus_compare build DIR --size 1000000`, then `reopen DIR --save "
+        f"--questions {opened['questions'][0]} --repeats {opened['questions'][1]}`.\n\n"
+        + md_table(
+            [
+                "passages",
+                "build s",
+                "open s",
+                "BM25 ms p50 / p95",
+                "dense ms p50 / p95",
+                "retrieve ms p50 / p95",
+                "build peak RSS MB",
+                "reader peak RSS MB",
+                "disk MB",
+            ],
+            [row],
+        )
+    )
+    save("milvus_scale_1m", md, {"build": build, "reopen": opened})
 
 
 def run_size(n: int, backends: list[str]) -> dict:
@@ -267,13 +306,22 @@ def main() -> None:
     p.add_argument("--size", type=int, default=1_000_000)
     p = sub.add_parser("reopen", help="measure a Milvus Lite index folder built earlier (prints its RESULT line)")
     p.add_argument("index_dir", type=Path)
+    p.add_argument(
+        "--save", action="store_true", help="write bench/results/milvus_scale_1m.md with the build's numbers"
+    )
+    p.add_argument("--questions", type=int, default=100)
+    p.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     if args.cmd == "child":
         print("RESULT " + json.dumps(run_size(args.size, args.backends)))
     elif args.cmd == "build":
         print("RESULT " + json.dumps(build_milvus(args.index_dir, args.size)))
     elif args.cmd == "reopen":
-        print("RESULT " + json.dumps(reopen_milvus(args.index_dir)))
+        out = reopen_milvus(args.index_dir, args.repeats, args.questions)
+        print("RESULT " + json.dumps(out))
+        built = args.index_dir.parent / f"{args.index_dir.name}.build.json"
+        if args.save and built.exists():
+            save_reopen(json.loads(built.read_text()), out["milvus"])
     elif args.cmd == "quality":
         cmd_quality(args)
     else:

@@ -855,7 +855,7 @@ def load_version(
         elif verify and sha256_file(path) != meta["sha256"]:
             raise IndexCorruptedError(f"index file {path} is truncated or altered (checksum mismatch); {hint}")
     try:
-        table = DocTable(folder / "store.sqlite")
+        table = DocTable(folder / "store.sqlite", manifest.get("counts"))
         fidx = faiss.read_index(str(folder / "faiss.index"), _MMAP_FLAGS)
         bm25 = BM25Index.load(folder)
         exact = None

@@ -485,6 +485,7 @@ class MilvusStore:
             "skipped": {},
             "generation": 0,
             "pending": [],
+            "counts": {"documents": 0, "passages": 0},  # kept up to date by every update
         }
 
     def _put_meta(self, manifest: dict) -> None:

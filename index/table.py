@@ -98,14 +98,18 @@ def _doc_row(r: tuple) -> DocRow:
 class DocTable:
     """Read access to a version's SQLite file (thread-safe; one connection, short queries under a lock)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, counts: Mapping[str, int] | None = None) -> None:
+        """``counts``: the manifest's document and passage counts (counting a million rows takes a second)."""
         self.path = path
         uri = f"file:{path}?mode=ro&immutable=1"
         self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self._lock = threading.Lock()
         self._texts: OrderedDict[int, str] = OrderedDict()
-        (self.n_documents,) = self._one("SELECT count(*) FROM documents")
-        (self.n_passages,) = self._one("SELECT count(*) FROM passages")
+        if counts is not None:
+            self.n_documents, self.n_passages = int(counts["documents"]), int(counts["passages"])
+        else:
+            (self.n_documents,) = self._one("SELECT count(*) FROM documents")
+            (self.n_passages,) = self._one("SELECT count(*) FROM passages")
 
     def close(self) -> None:
         self._db.close()
