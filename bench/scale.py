@@ -102,7 +102,7 @@ def corpus(n: int) -> tuple[Iterator, BenchEncoder, int]:
             text = " ".join(pool[j] for j in rng.integers(0, len(pool), 4))
             yield Document(f"synthetic-{i}", f"synthetic/{i}", text, "", f"synthetic {i}")
 
-    return stream(), BenchEncoder({t: table[t] for t in table}), len(real)
+    return stream(), BenchEncoder(table), len(real)
 
 
 def child_build(n: int, folder: Path, vectors: str = "fp32") -> dict:
@@ -204,8 +204,7 @@ def _child(args: list[str]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = ap.add_argument("cmd", nargs="?", default="run", choices=["run", "build", "serve"])
-    del sub
+    ap.add_argument("cmd", nargs="?", default="run", choices=["run", "build", "serve"])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--size", type=int)
     ap.add_argument("--dir", type=Path)

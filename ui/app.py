@@ -362,24 +362,12 @@ def create_app(
         up.click(h.rate_up, last, rated, api_visibility="private")
         down.click(h.rate_down, last, rated, api_visibility="private")
         doc_outs = [status, table, filt, del_pick, confirm_row, examples]
-        add_btn.click(
-            h.add_files,
-            [upload, coll],
-            doc_outs,
-            api_visibility="private",
-            concurrency_id="docs",
-            show_progress_on=status,
-        )
+        # uploads and deletions queue together, with their progress on the status line only
+        doc_change = {"api_visibility": "private", "concurrency_id": "docs", "show_progress_on": status}
+        add_btn.click(h.add_files, [upload, coll], doc_outs, **doc_change)
         del_btn.click(h.ask_delete, [del_pick, coll], [status, confirm_row], api_visibility="private")
         cancel.click(lambda: ("Nothing was deleted.", gr.update(visible=False)), None, [status, confirm_row])
-        confirm.click(
-            h.delete_doc,
-            [del_pick, coll],
-            doc_outs,
-            api_visibility="private",
-            concurrency_id="docs",
-            show_progress_on=status,
-        )
+        confirm.click(h.delete_doc, [del_pick, coll], doc_outs, **doc_change)
         docs_tab.select(h.refresh_docs, [coll, filt], doc_outs, api_visibility="private")
         # input, not change: the page load setting the choices must not reset a conversation under way
         coll.input(h.refresh_docs, [coll, filt], doc_outs, api_visibility="private").then(
