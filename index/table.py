@@ -171,11 +171,12 @@ class DocTable:
             for r, s, e, b in rows
         ]
 
-    def passage_at(self, row: int) -> Passage:
+    def passage_at(self, row: int, d: DocRow | None = None) -> Passage:
+        """The passage in ``row``; ``d``: its document's row when the caller has it (one query fewer)."""
         r = self._one("SELECT doc, start, end, sentences FROM passages WHERE row = ?", (row,))
         if r is None:
             raise IndexError(row)
-        d = self.doc_at(r[0])
+        d = d if d is not None else self.doc_at(r[0])
         return Passage(
             passage_id(d.doc.doc_id, row - d.first),
             d.doc.doc_id,
@@ -190,7 +191,7 @@ class DocTable:
         d = self.doc_row(doc_id)
         if d is None or n >= d.count:
             raise KeyError(pid)
-        return self.passage_at(d.first + n)
+        return self.passage_at(d.first + n, d)
 
     def rows_with_hash(self, h: int) -> int | None:
         r = self._one("SELECT row FROM passages WHERE hash = ? LIMIT 1", (h,))
