@@ -1,6 +1,6 @@
 """The passage encoder in bf16 vs fp32: `docqa index` wall time, embedding throughput, and retrieval recall.
 
-    python -m bench.encoder_precision [--paragraphs 4000] [--repeats 3] [--sizes 10000]
+    python -m bench.encoder_precision [--paragraphs 4000] [--repeats 3] [--sizes 10000 100000]
 
 1. ``docqa index`` of N SQuAD v1.1 *train* paragraphs (files of 100 paragraphs each), a fresh process per build
    (``--rebuild``; model loading, spaCy splitting, BM25 and FAISS included), ``--encoder fp32`` against the
@@ -52,7 +52,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--paragraphs", type=int, default=4000)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--sizes", type=int, nargs="*", default=[10_000], help="passages for the throughput table")
+    ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000], help="passages for the throughput table")
     args = ap.parse_args()
     fp32, bf16 = get_encoder("torch", "fp32"), get_encoder("torch", "bf16")
     auto = get_encoder("torch", "auto")

@@ -47,6 +47,9 @@ class IndexSettings:
     # int8: FAISS holds vectors as 8-bit scalar-quantized codes (a quarter of the memory) and re-scores its top
     # candidates exactly from the fp32 vectors, kept memory-mapped on disk (FAISS backend only)
     vectors: VectorKind = "fp32"
+    # BM25 and the encoder see each passage with its document's title and its heading before it (passages.
+    # indexed_text); citations and the reader still use the passage text alone
+    context: bool = True
 
     def __post_init__(self) -> None:
         if self.encoder not in get_args(EncoderKind):
@@ -68,9 +71,9 @@ class IndexSettings:
     @staticmethod
     def recorded(d: dict[str, Any] | None) -> dict[str, Any]:
         """Settings as a FAISS index manifest records them, with what older indexes left out filled in: the
-        PyTorch encoder (before the encoder choice), rank-bm25's okapi idf (before the idf choice) and fp32 vectors
-        (before the int8 option)."""
-        return {"encoder": "torch", "bm25_idf": "okapi", "vectors": "fp32", **(d or {})}
+        PyTorch encoder (before the encoder choice), rank-bm25's okapi idf (before the idf choice), fp32 vectors
+        (before the int8 option) and passages indexed without their context (before it was added)."""
+        return {"encoder": "torch", "bm25_idf": "okapi", "vectors": "fp32", "context": False, **(d or {})}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> IndexSettings:

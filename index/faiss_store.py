@@ -46,7 +46,7 @@ from docqa.index.bm25 import BM25Builder, BM25Index
 from docqa.index.checksum import sha256_file
 from docqa.index.encoder import Encoder, get_encoder
 from docqa.index.errors import IndexCorruptedError, IndexMismatchError, IndexNotFoundError, IndexWriteError
-from docqa.index.passages import make_passages
+from docqa.index.passages import indexed_text, make_passages
 from docqa.index.table import DocRow, DocTable, TableWriter, iter_passage_texts, text_hash
 from docqa.index.text import tokenize
 from docqa.index.types import BuildStats, Document, DocumentInfo, Passage
@@ -478,7 +478,7 @@ class FaissStore:
         st = self.settings
         log.info("index at %s was built with other BM25 settings; re-scoring BM25 (vectors kept)", self.index_dir)
         builder = BM25Builder()
-        builder.add(tokenize(t) for t in iter_passage_texts(old.table, [(0, len(old))]))
+        builder.add(tokenize(t) for t in iter_passage_texts(old.table, [(0, len(old))], st.context))
         bm25 = builder.build(st.bm25_k1, st.bm25_b, idf=st.bm25_idf)
         manifest = {**old.manifest, "settings": want, "created": now_iso()}
         view = FaissView(old.table, old.faiss, bm25, manifest, path=old.path, exact=old.exact)
@@ -612,19 +612,17 @@ class FaissStore:
                 added = prev.doc.added if prev is not None and prev.doc.added else (d.added or now_iso())
                 if prev is None or prev.doc.text_sha256 != d.text_sha256 or prev.doc.sha256 != d.sha256:
                     stats.added.append(d.doc_id)
-                if prev is not None and prev.doc.text_sha256 == d.text_sha256:
-                    ps = old.table.passages_of(prev, d.text)
-                    vecs: list = list(old.vectors(prev.first, prev.count))
-                else:
-                    ps = make_passages(d, st.passages)
-                    vecs = [_reusable(old, p.text) for p in ps]
+                same = prev is not None and prev.doc.text_sha256 == d.text_sha256 and _same_context(prev.doc, d)
+                ps = old.table.passages_of(prev, d.text) if same else make_passages(d, st.passages)
+                texts = [indexed_text(d, p, st.context) for p in ps]
+                vecs: list = list(old.vectors(prev.first, prev.count)) if same else [_reusable(old, t) for t in texts]
                 reused += sum(v is not None for v in vecs)
                 try:
-                    writer.add(_with_added(d, added), ps)
+                    writer.add(_with_added(d, added), ps, [text_hash(t) for t in texts])
                 except sqlite3.IntegrityError:
                     raise ValueError(f"document id {d.doc_id!r} given twice in one update") from None
-                spool.add([p.text for p in ps], vecs)
-                bm25.add(tokenize(p.text) for p in ps)
+                spool.add(texts, vecs)
+                bm25.add(tokenize(t) for t in texts)
                 done += 1
                 now = time.perf_counter()
                 if report is not None and now - last > 0.5:
@@ -658,7 +656,7 @@ class FaissStore:
             for block in _old_vectors(old, ranges):
                 spool.add_block(block)
             for i in range(0, len(ranges), 256):  # kept passages are re-counted: N, df and lengths change
-                bm25.add(tokenize(t) for t in iter_passage_texts(old.table, ranges[i : i + 256]))
+                bm25.add(tokenize(t) for t in iter_passage_texts(old.table, ranges[i : i + 256], st.context))
             writer.close()
             bm25.build(st.bm25_k1, st.bm25_b, idf=st.bm25_idf).save(tmp)
             del bm25
@@ -685,6 +683,11 @@ def _reusable(old: FaissView, text: str) -> np.ndarray | None:
     """The old version's vector of a passage with exactly this text, if any (by its 64-bit text hash)."""
     row = old.table.rows_with_hash(text_hash(text))
     return None if row is None else old.vectors(int(row), 1)[0]
+
+
+def _same_context(a: Document, b: Document) -> bool:
+    """Whether two versions of a document give its passages the same context (title and headings)."""
+    return a.title == b.title and tuple(a.headings) == tuple(b.headings)
 
 
 def _with_added(doc: Document, added: str) -> Document:

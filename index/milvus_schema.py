@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from docqa.index.backend import IndexSettings
+from docqa.index.passages import indexed_text
 from docqa.index.text import STOPWORDS
 from docqa.index.types import Document, Passage
 
@@ -112,10 +113,14 @@ def small_schema(client: Any, fields: list[tuple]) -> tuple[Any, Any]:
     return sc, ip
 
 
-def passage_rows(d: Document, passages: list[Passage], vectors: dict[str, np.ndarray]) -> list[dict]:
+def passage_rows(
+    d: Document, passages: list[Passage], vectors: dict[str, np.ndarray], context: bool = True
+) -> list[dict]:
     """``_passages`` rows of one document version: keys carry the text sha256, so a new version never
-    overwrites the live one."""
+    overwrites the live one. ``text`` is what BM25 and the encoder index (``passages.indexed_text``): the
+    passage text is its last ``end - start`` characters (``passage_text``)."""
     sha = d.text_sha256
+    texts = [indexed_text(d, p, context) for p in passages]
     return [
         {
             "pid": f"{d.doc_id}#{sha[:12]}#{j}",
@@ -124,11 +129,17 @@ def passage_rows(d: Document, passages: list[Passage], vectors: dict[str, np.nda
             "start": p.start,
             "end": p.end,
             "sentences": [[s.start, s.end] for s in p.sentences],
-            "text": p.text,
-            "vector": vectors[p.text].tolist(),
+            "text": t,
+            "vector": vectors[t].tolist(),
         }
-        for j, p in enumerate(passages)
+        for j, (p, t) in enumerate(zip(passages, texts, strict=True))
     ]
+
+
+def passage_text(e: dict) -> str:
+    """The passage text of a ``_passages`` row, without the context indexed before it."""
+    n = int(e["end"]) - int(e["start"])
+    return e["text"][len(e["text"]) - n :] if n > 0 else ""
 
 
 def text_rows(d: Document) -> list[dict]:

@@ -38,12 +38,13 @@ from docqa.index.milvus_schema import (
     docs_fields,
     meta_fields,
     passage_rows,
+    passage_text,
     passages_schema,
     small_schema,
     text_fields,
     text_rows,
 )
-from docqa.index.passages import make_passages
+from docqa.index.passages import indexed_text, make_passages
 from docqa.index.types import BuildStats, Document, DocumentInfo, Passage, Span
 
 log = logging.getLogger(__name__)
@@ -162,7 +163,7 @@ class MilvusView:
                 doc_id=e["doc_id"],
                 start=int(e["start"]),
                 end=int(e["end"]),
-                text=e["text"],
+                text=passage_text(e),
                 sentences=tuple(Span(a, b) for a, b in e["sentences"]),
             )
             self._remember(p)
@@ -225,7 +226,7 @@ class MilvusView:
             e["doc_id"],
             int(e["start"]),
             int(e["end"]),
-            e["text"],
+            passage_text(e),
             tuple(Span(a, b) for a, b in e["sentences"]),
         )
         self._remember(p)
@@ -516,8 +517,8 @@ class MilvusStore:
                 f"Milvus index {self.prefix} at {self.uri} was built with model {manifest.get('model')}, "
                 f"not {self.encoder.fingerprint}; {hint}"
             )
-        # Milvus' BM25 always used the lucene idf, and its vectors are fp32
-        built = {"bm25_idf": "lucene", "vectors": "fp32", **(manifest.get("settings") or {})}
+        # Milvus' BM25 always used the lucene idf and its vectors are fp32; older indexes had no passage context
+        built = {"bm25_idf": "lucene", "vectors": "fp32", "context": False, **(manifest.get("settings") or {})}
         if built != self.settings.to_json():
             raise IndexMismatchError(
                 f"Milvus index {self.prefix} was built with settings {manifest.get('settings')}, "
@@ -611,7 +612,7 @@ class MilvusStore:
             if d.doc_id in live:
                 for r in self._query_all(self.passages_name, f"doc_id == {_lit(d.doc_id)}", ["text", "vector"]):
                     old[r["text"]] = np.asarray(r["vector"], dtype=np.float32)
-        texts = [p.text for _, ps in all_ps for p in ps]
+        texts = [indexed_text(d, p, self.settings.context) for d, ps in all_ps for p in ps]
         todo = sorted({t for t in texts if t not in old})
         if todo:
             vecs = self.encoder.encode(todo, progress=progress, report=report)
@@ -637,7 +638,7 @@ class MilvusStore:
         batch: list[dict] = []
         chunks: list[dict] = []
         for d, ps in all_ps:
-            for row in passage_rows(d, ps, old):
+            for row in passage_rows(d, ps, old, self.settings.context):
                 batch.append(row)
                 if len(batch) >= 1000:
                     flush(self.passages_name, batch)

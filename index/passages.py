@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,6 +21,9 @@ class PassageSettings:
     sentences: int = 4
     overlap: int = 1
     max_chars: int = 1200
+    # a passage stays within its section: it never runs from one heading's text into the next (a table row of a
+    # workbook, whose row label is its heading, is then a passage of its own)
+    sections: bool = True
 
     def __post_init__(self) -> None:
         if self.sentences < 1 or not 0 <= self.overlap < self.sentences or self.max_chars < 50:
@@ -86,14 +90,22 @@ def split_sentences(text: str) -> list[Span]:
 
 
 def make_passages(doc: Document, settings: PassageSettings | None = None) -> list[Passage]:
-    """Overlapping windows of ``settings.sentences`` sentences (capped at ``max_chars``)."""
+    """Overlapping windows of ``settings.sentences`` sentences (capped at ``max_chars``), each within one
+    section when ``settings.sections``."""
     settings = settings or PassageSettings()
     sents = split_sentences(doc.text)
+    starts = [h[0] for h in doc.headings] if settings.sections else []
+    section = [bisect.bisect_right(starts, s.start) for s in sents]
     passages: list[Passage] = []
     i = 0
     while i < len(sents):
         j = i + 1
-        while j < len(sents) and j - i < settings.sentences and sents[j].end - sents[i].start <= settings.max_chars:
+        while (
+            j < len(sents)
+            and j - i < settings.sentences
+            and sents[j].end - sents[i].start <= settings.max_chars
+            and section[j] == section[i]
+        ):
             j += 1
         start, end = sents[i].start, sents[j - 1].end
         passages.append(
@@ -108,5 +120,32 @@ def make_passages(doc: Document, settings: PassageSettings | None = None) -> lis
         )
         if j >= len(sents):
             break
-        i = max(i + 1, j - settings.overlap)
+        i = j if section[j] != section[j - 1] else max(i + 1, j - settings.overlap)
     return passages
+
+
+CONTEXT_TITLE_CHARS = 100  # a longer "title" is a document's first line of prose, not a title
+
+
+def passage_context(doc: Document, start: int) -> str:
+    """Where a passage sits, as retrieval should see it: its document's title (when it is one: at most
+    ``CONTEXT_TITLE_CHARS``) and the heading it falls under, each left out when it is empty or repeats the
+    other. A row of a release table then carries "Debian release history", a section its heading."""
+    parts: list[str] = []
+    title = " ".join(doc.title.split())
+    if 0 < len(title) <= CONTEXT_TITLE_CHARS:
+        parts.append(title)
+    heading = " ".join((doc.heading_of(start) or "").split())
+    if heading and heading not in parts:
+        parts.append(heading)
+    return "\n".join(parts)
+
+
+def indexed_text(doc: Document, passage: Passage, context: bool = True) -> str:
+    """The text BM25 and the encoder index for a passage: its context (``passage_context``) on lines before
+    the passage text, unless the text already starts with it. Citations and the reader use the passage text
+    alone, so offsets still point into the document."""
+    if not context:
+        return passage.text
+    head = [c for c in passage_context(doc, passage.start).split("\n") if c and not passage.text.startswith(c)]
+    return "\n".join([*head, passage.text])

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from docqa.index.passages import indexed_text
 from docqa.index.types import Document, Passage, Span
 
 SCHEMA = """
@@ -234,9 +235,12 @@ class TableWriter:
         self.n_documents = 0
         self.n_passages = 0
 
-    def add(self, doc: Document, passages: Sequence[Passage]) -> int:
-        """Append ``doc`` and its passages (in order); returns the row of its first passage.
-        sqlite3.IntegrityError if the document id is already in this version."""
+    def add(self, doc: Document, passages: Sequence[Passage], hashes: Sequence[int] | None = None) -> int:
+        """Append ``doc`` and its passages (in order); returns the row of its first passage. ``hashes``: of the
+        texts the passages were embedded from (default: their own texts). sqlite3.IntegrityError if the document
+        id is already in this version."""
+        if hashes is None:
+            hashes = [text_hash(p.text) for p in passages]
         first = self.n_passages
         self._db.execute(
             f"INSERT INTO documents({DOC_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -261,8 +265,8 @@ class TableWriter:
         self._db.executemany(
             "INSERT INTO passages(row, doc, start, end, sentences, hash) VALUES (?,?,?,?,?,?)",
             [
-                (first + i, self.n_documents, p.start, p.end, _pack(p.sentences), text_hash(p.text))
-                for i, p in enumerate(passages)
+                (first + i, self.n_documents, p.start, p.end, _pack(p.sentences), h)
+                for i, (p, h) in enumerate(zip(passages, hashes, strict=True))
             ],
         )
         self.n_documents += 1
@@ -321,8 +325,9 @@ class TableWriter:
         self._db.close()
 
 
-def iter_passage_texts(table: DocTable, ranges: Iterable[tuple[int, int]]) -> Iterator[str]:
-    """Texts of the passages in the given row ranges, in order (one document's text read at a time)."""
+def iter_passage_texts(table: DocTable, ranges: Iterable[tuple[int, int]], context: bool = False) -> Iterator[str]:
+    """Texts of the passages in the given row ranges, in order (one document's text read at a time); with
+    ``context``, as they were indexed (``passages.indexed_text``)."""
     for first, count in ranges:
         if not count:
             continue
@@ -330,8 +335,12 @@ def iter_passage_texts(table: DocTable, ranges: Iterable[tuple[int, int]]) -> It
             "SELECT p.doc, p.start, p.end FROM passages p WHERE p.row >= ? AND p.row < ? ORDER BY p.row",
             (first, first + count),
         )
-        doc, text = None, ""
+        doc, text, meta = None, "", None
         for d, s, e in rows:
             if d != doc:
                 doc, text = d, table.text(d)
-            yield text[s:e]
+                meta = table.doc_at(d).doc if context else None
+            if meta is None:
+                yield text[s:e]
+            else:
+                yield indexed_text(meta, Passage("", "", s, e, text[s:e], ()))

@@ -68,9 +68,16 @@ class IngestReport:
         return "\n".join(lines)
 
 
-def _title(ex: Extracted) -> str:
+TABLE_KINDS = {"csv", "xlsx"}
+
+
+def _title(ex: Extracted, path: Path) -> str:
+    """The document's own title; else its first line, except in a table, whose first line is a data row: there
+    the file's name (without its extension) is the better title."""
     if ex.title.strip():
         return " ".join(ex.title.split())[:200]
+    if KINDS[path.suffix.lower()] in TABLE_KINDS:
+        return path.stem[:200]
     first = next((ln.strip() for ln in ex.text.splitlines() if ln.strip()), "")
     return first[:200]
 
@@ -108,7 +115,7 @@ def read_document(
         path=str(path),
         text=ex.text,
         sha256=hashlib.sha256(raw).hexdigest(),
-        title=_title(ex),
+        title=_title(ex, path),
         kind=KINDS[path.suffix.lower()],
         pages=tuple(ex.pages),
         headings=tuple(ex.headings),

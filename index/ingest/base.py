@@ -20,9 +20,15 @@ class Extracted:
     title: str = ""
 
 
+# typographic ligatures (PDFs set "filename" as "\ufb01lename"): spelled out, so "filename" matches the question's
+LIGATURES = str.maketrans(
+    {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st"}
+)
+
+
 def normalize_text(text: str) -> str:
-    """Normalise newlines and strip NULs; offsets are defined on the result."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    """Normalise newlines, spell out ligatures and strip NULs; offsets are defined on the result."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").translate(LIGATURES)
 
 
 def decode_text(raw: bytes, path: Path) -> str:

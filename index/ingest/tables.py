@@ -2,7 +2,8 @@
 
 A flattened table ("Engineering | 23 March 2027 | 2") loses which column a cell is in, so a question about one
 row's floor can be answered with another row's. Every table reader (docx, HTML, xlsx, csv, pptx, odt, epub)
-turns a table into one line per row, each cell named by its header and by the row's first value (its key):
+turns a table into one line per row, each cell named by its header and by the row's key (the value of its first
+column of words, ``key_column``), the key first:
 
     Team: Engineering; Engineering move date: 23 March 2027; Engineering floor: 2.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+CELL_SEP = "; "  # between the cells of a row
 _NUMBER = re.compile(r"^[\s$€£¥%+\-–.,:/()\d]*$")
 
 
@@ -43,12 +45,25 @@ def _lower_first(name: str) -> str:
     return name[0].lower() + name[1:] if len(name) > 1 and name[1].islower() else name
 
 
-def row_text(cells: Sequence[str], header: Sequence[str] | None) -> str:
-    """One row as a sentence: "Header: key; key header: value; ..." (values alone where a column has no header,
-    and the whole row as plain values when the table has none)."""
+def key_column(body: Sequence[Sequence[str]]) -> int:
+    """The column that names a row: the first whose values are mostly words, not numbers or dates (a release
+    table keyed by "3.1" is asked about as "Sarge"); the first column when every column is numeric."""
+    width = max((len(r) for r in body), default=0)
+    for j in range(width):
+        values = [r[j] for r in body if j < len(r) and r[j]]
+        if values and sum(not _NUMBER.match(v) for v in values) >= 0.8 * len(values):
+            return j
+    return 0
+
+
+def row_text(cells: Sequence[str], header: Sequence[str] | None, key: int = 0) -> str:
+    """One row as a sentence: "Key header: key; key header: value; ..." with the key cell first (values alone
+    where a column has no header, and the whole row as plain values when the table has none)."""
     parts = []
-    key_at = next((i for i, v in enumerate(cells) if v), None)
-    for i, value in enumerate(cells):
+    key_at = key if key < len(cells) and cells[key] else next((i for i, v in enumerate(cells) if v), None)
+    order = ([key_at] if key_at is not None else []) + [i for i in range(len(cells)) if i != key_at]
+    for i in order:
+        value = cells[i]
         if not value:
             continue
         name = header[i] if header is not None and i < len(header) and header[i] else ""
@@ -60,7 +75,7 @@ def row_text(cells: Sequence[str], header: Sequence[str] | None) -> str:
             parts.append(f"{cells[key_at]} {_lower_first(name)}: {value}")
     if not parts:
         return ""
-    text = "; ".join(parts)
+    text = CELL_SEP.join(parts)
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
@@ -83,7 +98,8 @@ def table_rows(rows: Iterable[Sequence[object]]) -> list[tuple[int, str]]:
     header = body[0][1] if body and has_header([r for _, r in body]) else None
     if header is not None:
         body = body[1:]
-    out += [(i, row_text(r, header)) for i, r in body]
+    key = key_column([r for _, r in body]) if header is not None else 0
+    out += [(i, row_text(r, header, key)) for i, r in body]
     return [(i, line) for i, line in out if line]
 
 

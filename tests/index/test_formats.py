@@ -62,6 +62,7 @@ def test_csv_dialect_and_encoding_are_sniffed(tmp_path, name, data):
         "Room: Atlas; Atlas capacity: 12.",
     )
     assert doc.heading_of(0) == "row 2"
+    assert doc.title == name.rsplit(".", 1)[0]  # a table's first row is data, not its title
 
 
 def test_pptx_slides_are_pages_with_titles_tables_and_notes(tmp_path):
@@ -165,3 +166,39 @@ def test_a_broken_zip_of_each_format_is_a_clear_error(tmp_path, suffix):
     (tmp_path / f"broken{suffix}").write_bytes(buf.getvalue())
     with pytest.raises(IngestError, match="unreadable|no extractable text"):
         read_document(tmp_path / f"broken{suffix}")
+
+
+def test_a_table_row_is_named_by_its_first_column_of_words():
+    """A release table keyed by version numbers is asked about by codename: the codename names the row, and
+    every other cell (the version too) is said of it."""
+    rows = [["Version", "Codename", "Release"], ["3.1", "Sarge", "2005-06-06"], ["4.0", "Etch", ""]]
+    assert table_lines(rows) == [
+        "Codename: Sarge; Sarge version: 3.1; Sarge release: 2005-06-06.",
+        "Codename: Etch; Etch version: 4.0.",
+    ]
+    assert table_lines([["Year", "Sales"], ["2024", "3"], ["2025", "4"]]) == [  # all numbers: the first column
+        "Year: 2024; 2024 sales: 3.",
+        "Year: 2025; 2025 sales: 4.",
+    ]
+
+
+def test_run_together_ocr_is_read_again_by_the_other_engine():
+    """A page RapidOCR reads with words run together is read again by Tesseract (real), whose text is kept."""
+    from docqa.index.ingest.ocr import CheckedOcr, TesseractOcr
+
+    if not TesseractOcr.available():
+        pytest.skip("Debian's tesseract-ocr is not installed")
+    lines = ["Applications must be able to extend the database", "in any way when they are installed, to add"]
+    lines += ["both new rules for determining type and new", "information about specific types of files."]
+    img = text_image(lines, size=40)
+
+    class RunTogether:  # what RapidOCR returned on tightly set pages of a real specification
+        name = "run-together"
+
+        def read(self, image, timeout_s):
+            return "\n".join(ln.replace(" ", "") for ln in lines) + " " + " ".join(lines)
+
+    engine = CheckedOcr(RunTogether(), TesseractOcr())
+    text = engine.read(img, 60)
+    assert "extend the database" in text and "Applicationsmust" not in text
+    assert get_engine("auto").name.startswith("rapidocr, tesseract")  # what DocQA uses when both are there

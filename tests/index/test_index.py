@@ -12,7 +12,7 @@ from docqa.index.backend import IndexSettings
 from docqa.index.bm25 import BM25Index
 from docqa.index.faiss_store import FaissStore
 from docqa.index.faiss_store import load_version as load_index
-from docqa.index.passages import PassageSettings
+from docqa.index.passages import PassageSettings, indexed_text
 from docqa.index.sync import open_index
 from docqa.index.text import tokenize
 from docqa.qa.errors import IndexCorruptedError, IndexMismatchError, IndexNotFoundError, IndexWriteError
@@ -311,3 +311,33 @@ def test_int8_vectors_rescore_exactly_and_survive_updates(corpus_dir, tmp_path, 
     after = int8_store.view()
     assert np.allclose(after.vectors(1, 30), view.passage_vectors())  # copied exactly, behind the new document
     assert after.dense_search(q, 1, doc_ids=["d17"])[0].passage_id == "d17#0"
+
+
+def _releases():
+    from docqa.index.types import Document
+
+    rows = [
+        f"Codename: {c}; {c} release: 20{i:02d}-06-01." for i, c in enumerate("Buzz Rex Bo Hamm Slink Potato".split())
+    ]
+    text = "Release table\n\n" + "\n".join(rows)
+    return Document("rel.docx", "rel.docx", text, "s", title="Debian release history", headings=((0, "Release table"),))
+
+
+@pytest.mark.parametrize("context", [True, False])
+def test_passages_are_searched_with_their_title_and_heading(tmp_path, context):
+    """Every row passage of a release table is found by the document's title (which only its first passage
+    holds), through both retrievers, while passage texts and offsets stay exact; kept documents are re-counted
+    with their context when another document is added. Without context only the first passage has the title."""
+    doc = _releases()
+    store = FaissStore(tmp_path / "ix", IndexSettings(context=context))
+    store.update([doc])
+    store.update(_docs(3))  # rel.docx is now a kept document, copied and re-counted
+    view = load_index(tmp_path / "ix", expect_settings=IndexSettings(context=context))
+    ours = [p for p in view.passages if p.doc_id == "rel.docx"]
+    assert len(ours) >= 2 and all(doc.text[p.start : p.end] == p.text for p in ours)
+    found = {h.passage_id for h in view.bm25_search("Debian history", 20)}
+    assert found == ({p.passage_id for p in ours} if context else set())
+    last = ours[-1]
+    want = indexed_text(doc, last) if context else last.text
+    row = [p.passage_id for p in view.passages].index(last.passage_id)
+    assert float(view.vectors(row, 1)[0] @ store.encoder.encode([want])[0]) > 0.999  # what the encoder saw

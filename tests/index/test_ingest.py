@@ -89,6 +89,25 @@ def test_passages_overlap_and_cover_every_sentence():
     assert len(covered) == len({s for p in make_passages(doc, PassageSettings(1, 0)) for s in p.sentences})
 
 
+def test_passages_stay_within_their_section():
+    """A passage never runs from one heading's text into the next; inside a section they overlap as usual.
+    Without sections (the setting off) the same text is cut across the heading."""
+    from docqa.index.types import Document
+
+    one = " ".join(f"Alpha fact {i} is here." for i in range(6))
+    two = " ".join(f"Beta fact {i} is here." for i in range(3))
+    text = f"Alpha\n\n{one}\n\nBeta\n\n{two}"
+    beta = text.index("Beta\n")
+    doc = Document("s.md", "s.md", text, "", headings=((0, "Alpha"), (beta, "Beta")))
+    ps = make_passages(doc, PassageSettings(sentences=4, overlap=1))
+    assert all(p.end <= beta or p.start >= beta for p in ps)
+    inside = [p for p in ps if p.end <= beta]
+    assert len(inside) >= 2 and inside[0].sentences[-1] == inside[1].sentences[0]
+    assert ps[-1].text.startswith("Beta") and ps[-1].end == len(text)
+    across = make_passages(doc, PassageSettings(sentences=4, overlap=1, sections=False))
+    assert any(p.start < beta < p.end for p in across)
+
+
 def test_folder_ingest_reports_and_skips_bad_files(tmp_path):
     make_txt(tmp_path)
     sub = tmp_path / "sub"

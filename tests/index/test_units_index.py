@@ -104,3 +104,53 @@ def test_numbered_pdf_headings_become_their_own_paragraphs_and_headings():
         assert text[off : off + len(h)] == h
     assert not is_numbered_heading("1. Open the valve slowly.")  # a numbered step is not a heading
     assert not is_numbered_heading("2024 was a good year for the harbour and for the town that depends on it")
+
+
+def test_indexed_text_puts_title_and_heading_before_the_passage():
+    from docqa.index.passages import indexed_text, passage_context
+
+    text = "Release history\n\nCodename: Sarge; Sarge release: 2005-06-06.\n\nOther notes follow here."
+    doc = Document("r.docx", "r.docx", text, "", title="Debian releases", headings=((0, "Release history"),))
+    row = Passage("r.docx#1", "r.docx", 17, 60, text[17:60], (Span(17, 60),))
+    assert passage_context(doc, row.start) == "Debian releases\nRelease history"
+    assert indexed_text(doc, row) == "Debian releases\nRelease history\n" + row.text
+    assert indexed_text(doc, row, context=False) == row.text
+    first = Passage("r.docx#0", "r.docx", 0, 15, text[:15], (Span(0, 15),))
+    assert indexed_text(doc, first) == "Debian releases\nRelease history"  # the heading it starts with, once
+    prose = Document("a.txt", "a.txt", text, "", title="x" * 101)  # a first line of prose is not a title
+    assert passage_context(prose, 17) == ""
+
+
+def test_ligatures_are_spelled_out():
+    from docqa.index.ingest.base import normalize_text
+
+    assert (
+        normalize_text("shell-style \ufb01lename \ufb02ags, e\ufb03cient\r\n")
+        == "shell-style filename flags, efficient\n"
+    )
+
+
+def test_ocr_words_run_together_are_recognised():
+    from docqa.index.ingest.ocr import looks_merged
+
+    merged = (
+        "Therearetwoimportantrequirementsfortheway theMIMEdatabaseis stored: Applicationsmustbeabletoextend "
+        "thedatabasein anywaywhen theyareinstalled,toaddbothnew rulesfor determining type,and newinformation "
+        "aboutspecifictypes. It must be possible to install applications in the normal Unix way and have the "
+        "information used by every program that reads it."
+    )
+    clean = (
+        "There are two important requirements for the way the MIME database is stored: applications must be "
+        "able to extend the database in any way when they are installed, to add both new rules for determining "
+        "type and new information about specific types, and internationalization must keep working."
+    )
+    assert looks_merged(merged) and not looks_merged(clean)
+    assert not looks_merged("Thisisonelongword")  # too few words to judge
+
+
+def test_ocr_junk_from_dot_leaders_is_recognised():
+    from docqa.index.ingest.ocr import JUNK_MARGIN, junk_share
+
+    leaders = "2.3 Simple parsing........... 0... cece cee eee ee ee eee nent n eee 4 Library Notes wos can eae wen"
+    prose = "Permission is granted to copy, distribute and modify this document under the terms of the license."
+    assert junk_share(leaders) > junk_share(prose) + JUNK_MARGIN
