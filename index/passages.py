@@ -94,7 +94,7 @@ def make_passages(doc: Document, settings: PassageSettings | None = None) -> lis
     section when ``settings.sections``."""
     settings = settings or PassageSettings()
     sents = split_sentences(doc.text)
-    starts = [h[0] for h in doc.headings] if settings.sections else []
+    starts = doc.heading_starts if settings.sections else []
     section = [bisect.bisect_right(starts, s.start) for s in sents]
     passages: list[Passage] = []
     i = 0
@@ -127,10 +127,7 @@ def make_passages(doc: Document, settings: PassageSettings | None = None) -> lis
 CONTEXT_TITLE_CHARS = 100  # a longer "title" is a document's first line of prose, not a title
 
 
-def passage_context(doc: Document, start: int) -> str:
-    """Where a passage sits, as retrieval should see it: its document's title (when it is one: at most
-    ``CONTEXT_TITLE_CHARS``) and the heading it falls under, each left out when it is empty or repeats the
-    other. A row of a release table then carries "Debian release history", a section its heading."""
+def _context_parts(doc: Document, start: int) -> list[str]:
     parts: list[str] = []
     title = " ".join(doc.title.split())
     if 0 < len(title) <= CONTEXT_TITLE_CHARS:
@@ -138,7 +135,15 @@ def passage_context(doc: Document, start: int) -> str:
     heading = " ".join((doc.heading_of(start) or "").split())
     if heading and heading not in parts:
         parts.append(heading)
-    return "\n".join(parts)
+    return parts
+
+
+def passage_context(doc: Document, start: int) -> str:
+    """Where a passage sits, as retrieval should see it: its document's title (when it is one: at most
+    ``CONTEXT_TITLE_CHARS``) and the heading it falls under, each left out when it is empty or repeats the
+    other, one per line. A row of a release table then carries "Debian release history", a section its
+    heading."""
+    return "\n".join(_context_parts(doc, start))
 
 
 def indexed_text(doc: Document, passage: Passage, context: bool = True) -> str:
@@ -147,5 +152,5 @@ def indexed_text(doc: Document, passage: Passage, context: bool = True) -> str:
     alone, so offsets still point into the document."""
     if not context:
         return passage.text
-    head = [c for c in passage_context(doc, passage.start).split("\n") if c and not passage.text.startswith(c)]
+    head = [c for c in _context_parts(doc, passage.start) if not passage.text.startswith(c)]
     return "\n".join([*head, passage.text])

@@ -61,11 +61,14 @@ class Document:
         end = self.pages[page] if page < len(self.pages) else len(self.text)
         return Span(self.pages[page - 1], end)
 
+    @cached_property
+    def heading_starts(self) -> list[int]:
+        """The offsets of ``headings`` (computed once: every passage of a document looks its heading up)."""
+        return [h[0] for h in self.headings]
+
     def heading_of(self, offset: int) -> str | None:
         """The nearest heading at or before ``offset``, or None."""
-        if not self.headings:
-            return None
-        i = bisect.bisect_right([h[0] for h in self.headings], offset)
+        i = bisect.bisect_right(self.heading_starts, offset)
         return self.headings[i - 1][1] if i else None
 
     def to_json(self) -> dict[str, Any]:
