@@ -4,6 +4,7 @@ tables that keep their headers, and the limits every zip-based or image format i
 from __future__ import annotations
 
 import io
+import time
 import zipfile
 
 import pytest
@@ -201,4 +202,12 @@ def test_run_together_ocr_is_read_again_by_the_other_engine():
     engine = CheckedOcr(RunTogether(), TesseractOcr())
     text = engine.read(img, 60)
     assert "extend the database" in text and "Applicationsmust" not in text
+
+    class SlowRunTogether(RunTogether):  # leaves the second engine less than a second of the page's time
+        def read(self, image, timeout_s):
+            time.sleep(0.6)
+            return super().read(image, timeout_s)
+
+    late = CheckedOcr(SlowRunTogether(), TesseractOcr()).read(img, 1.5)
+    assert "Applicationsmust" in late  # the page's time limit holds for both reads: the first text stands
     assert get_engine("auto").name.startswith("rapidocr, tesseract")  # what DocQA uses when both are there
