@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from docqa.index.ingest.tables import row_line_starts
 from docqa.index.types import Document, Passage, Span
 
 _PARA = re.compile(r"\n\s*\n")
@@ -24,6 +25,9 @@ class PassageSettings:
     # a passage stays within its section: it never runs from one heading's text into the next (a table row of a
     # workbook, whose row label is its heading, is then a passage of its own)
     sections: bool = True
+    # each table row (a line as ``tables.row_text`` writes it) is a passage of its own: in a passage of four
+    # rows of dates the reader's confidence spreads over every row's dates and it abstains
+    rows: bool = True
 
     def __post_init__(self) -> None:
         if self.sentences < 1 or not 0 <= self.overlap < self.sentences or self.max_chars < 50:
@@ -95,7 +99,8 @@ def make_passages(doc: Document, settings: PassageSettings | None = None) -> lis
     settings = settings or PassageSettings()
     sents = split_sentences(doc.text)
     starts = doc.heading_starts if settings.sections else []
-    section = [bisect.bisect_right(starts, s.start) for s in sents]
+    rows = row_line_starts(doc.text) if settings.rows else set()
+    section = [(bisect.bisect_right(starts, s.start), _row_of(doc.text, s.start, rows)) for s in sents]
     passages: list[Passage] = []
     i = 0
     while i < len(sents):
@@ -122,6 +127,14 @@ def make_passages(doc: Document, settings: PassageSettings | None = None) -> lis
             break
         i = j if section[j] != section[j - 1] else max(i + 1, j - settings.overlap)
     return passages
+
+
+def _row_of(text: str, start: int, rows: set[int]) -> int:
+    """The start of the table row line holding offset ``start``, or -1 outside table rows."""
+    if not rows:
+        return -1
+    line = text.rfind("\n", 0, start) + 1
+    return line if line in rows else -1
 
 
 CONTEXT_TITLE_CHARS = 100  # a longer "title" is a document's first line of prose, not a title

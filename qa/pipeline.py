@@ -26,6 +26,7 @@ from docqa.qa.metrics import normalize_answer
 from docqa.qa.question import clean_question
 from docqa.qa.readers import Candidate, Query, Reader
 from docqa.qa.readers.sentence import SentenceReader
+from docqa.qa.readers.table import TableReader, with_cells
 from docqa.qa.retrieve import RetrievalMode, Retriever
 from docqa.qa.settings import SEEDS_DIR, QASettings
 from docqa.qa.timing import Timings
@@ -55,6 +56,7 @@ class QA:
         self.limits = limits or IngestLimits()
         self.retriever = Retriever(self.encoder, self.settings.fusion)
         self.sentence_reader = SentenceReader(self.encoder, self.settings.sentence)
+        self.table_reader = TableReader()
         self.span_reader = span_reader if span_reader is not None else self._load_span_reader()
         self.feedback = FeedbackLog(library.state_dir / "feedback.jsonl") if library is not None else None
 
@@ -279,6 +281,8 @@ class QA:
                 return self._answer(query, cands[0], hits, view, "sentence")
             return self._abstain(query.text, hits, cands[0].confidence if cands else 0.0, "sentence")
         spans = self.span_reader.read(query, hits, view)
+        if st.tables:
+            spans = with_cells(spans, self.table_reader.read(query, hits, view))
         threshold = float(getattr(self.span_reader, "threshold", 0.5))
         if spans and (spans[0].confidence >= threshold or not st.abstain):
             method: Method = "span"

@@ -27,6 +27,8 @@ class QASettings:
     ``abstain``: False always returns the best candidate (benchmarks measure readers this way).
     ``sentence_answers``: "why-how" answers why/how-questions with the whole sentence around the best span.
     ``alternatives``: how many other credible answers (from other passages) come with the best one.
+    ``tables``: a question that names one table row and one of its columns is answered by that cell
+    (``qa.readers.table``), unless the span reader is more confident elsewhere.
     """
 
     top_k: int = 5
@@ -38,6 +40,7 @@ class QASettings:
     abstain: bool = True
     sentence_answers: SentenceAnswers = "never"
     alternatives: int = 2
+    tables: bool = True
 
     def __post_init__(self) -> None:
         if self.top_k < 1:

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 CELL_SEP = "; "  # between the cells of a row
 _NUMBER = re.compile(r"^[\s$€£¥%+\-–.,:/()\d]*$")
+# a line as ``row_text`` writes it for a table with a header: "Name: key; key column: value..."
+_ROW_LINE = re.compile(r"^[^\n:;]{1,100}: ([^\n;]{1,300}); \1 [^\n:;]{1,100}: ", re.MULTILINE)
 
 
 def clean_cell(value: object) -> str:
@@ -77,6 +80,44 @@ def row_text(cells: Sequence[str], header: Sequence[str] | None, key: int = 0) -
         return ""
     text = CELL_SEP.join(parts)
     return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def row_line_starts(text: str) -> set[int]:
+    """Offsets of the lines of ``text`` that are table rows written by ``row_text`` (key first, every other cell
+    named by the key and its column), so passages can keep each row apart."""
+    return {m.start() for m in _ROW_LINE.finditer(text)}
+
+
+class RowCell(NamedTuple):
+    """One cell of a row line: its column header and where its value sits in the line."""
+
+    header: str
+    start: int
+    end: int
+
+
+def parse_row(line: str) -> list[RowCell]:
+    """The cells of a row line that ``row_text`` wrote for a table with a header, key cell first; [] for any
+    other line. The inverse of ``row_text`` up to letter case and a value's own final full stop: every later cell
+    is found after "; <key> "."""
+    m = _ROW_LINE.match(line)
+    if m is None:
+        return []
+    key = m.group(1)
+    cells = [RowCell(line[: m.start(1) - 2], m.start(1), m.end(1))]
+    sep = f"{CELL_SEP}{key} "
+    pos = m.end(1)
+    while pos < len(line):
+        nxt = line.find(sep, pos + len(sep))
+        end = len(line) if nxt < 0 else nxt
+        part_start = pos + len(sep)
+        colon = line.find(": ", part_start, end)
+        if colon >= 0:
+            value_end = end - 1 if nxt < 0 and line.endswith(".") else end
+            if value_end > colon + 2:
+                cells.append(RowCell(line[part_start:colon], colon + 2, value_end))
+        pos = end
+    return cells
 
 
 def table_rows(rows: Iterable[Sequence[object]]) -> list[tuple[int, str]]:

@@ -211,3 +211,39 @@ def test_run_together_ocr_is_read_again_by_the_other_engine():
     late = CheckedOcr(SlowRunTogether(), TesseractOcr()).read(img, 1.5)
     assert "Applicationsmust" in late  # the page's time limit holds for both reads: the first text stands
     assert get_engine("auto").name.startswith("rapidocr, tesseract")  # what DocQA uses when both are there
+
+
+def test_a_row_line_parses_back_into_its_cells():
+    """``parse_row`` is the inverse of ``row_text``: each cell's header and where its value sits in the line;
+    lines that are not keyed rows (prose, header-less rows) give nothing."""
+    from docqa.index.ingest.tables import parse_row, row_line_starts
+
+    rows = [["Currency", "Code", "Numeric code"], ["Brazilian Real", "BRL", "986"], ["Swiss Franc", "CHF; SFr", ""]]
+    lines = table_lines(rows)
+    cells = [[(c.header, ln[c.start : c.end]) for c in parse_row(ln)] for ln in lines]
+    assert cells == [
+        [("Currency", "Brazilian Real"), ("code", "BRL"), ("numeric code", "986")],
+        [("Currency", "Swiss Franc"), ("code", "CHF; SFr")],  # a value holding "; " stays whole
+    ]
+    for bad in ["a; b.", "Note: the desk is new; it is blue.", "Ratio: 3:1; the rest", ""]:
+        assert parse_row(bad) == []
+    text = "Currencies\n\n" + "\n".join(lines) + "\nNote: none."
+    assert sorted(row_line_starts(text)) == [text.index(ln) for ln in lines]
+
+
+def test_each_table_row_is_a_passage_of_its_own():
+    """A docx table's rows are separate passages (the reader is unsure when four rows of dates sit in one), while
+    the prose around the table is still cut into windows of sentences; with ``rows`` off rows are grouped."""
+    from docqa.index.passages import PassageSettings, make_passages
+    from docqa.index.types import Document
+
+    rows = [["Codename", "Version", "Release"]] + [[f"Name{i}", f"{i}.0", f"20{i:02d}-01-01"] for i in range(1, 7)]
+    prose = "The team keeps a table. It lists every release. Dates are in UTC. They are exact."
+    text = prose + "\n\n" + "\n".join(table_lines(rows)) + "\n\nThat is all. Nothing else follows."
+    doc = Document("t.docx", "t.docx", text, "0" * 64)
+    passages = make_passages(doc, PassageSettings(sentences=4, overlap=1))
+    row_passages = [p for p in passages if p.text.startswith("Codename: ")]
+    assert [p.text for p in row_passages] == table_lines(rows)[:]
+    assert any(p.text.startswith("The team keeps a table.") and "They are exact." in p.text for p in passages)
+    grouped = make_passages(doc, PassageSettings(sentences=4, overlap=1, rows=False))
+    assert max(p.text.count("Codename: ") for p in grouped) > 1

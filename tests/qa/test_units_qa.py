@@ -211,3 +211,45 @@ def test_a_span_never_crosses_a_paragraph_break():
     assert text[s:e] == "asn1Decoding" and s == text.index("\n\n") + 2  # the body's word, not the heading's
     s, e = clean_span(text, 0, len(text), 0, len(text))
     assert text[s:e] == "asn1Decoding generates an ASN.1 structure"
+
+
+@pytest.mark.parametrize(
+    "question,expected",
+    [
+        ("When was Debian Sarge released?", "2005-06-06"),  # row by its key, column by a stem ("released")
+        ("What is the codename of Debian 3.1?", "Sarge"),  # row by another cell, the key column answers
+        ("When does LTS support for Sarge end?", "2008-03-31"),  # the header sharing most stems wins
+        ("Which codename has the version 3.1?", "Sarge"),  # "the version 3.1" names the row, not the column
+        ("When was Debian 16 released?", None),  # no cell names the row
+        ("What is Sarge?", None),  # no column named
+        ("When does Sarge end?", None),  # "end" is in two headers alike
+    ],
+)
+def test_a_question_names_a_row_and_a_column(question, expected):
+    from docqa.index.ingest.tables import parse_row, row_text
+    from docqa.qa.readers.table import match_row, stems
+
+    header = ["Codename", "Version", "Release", "End of life", "LTS end"]
+    line = row_text(["Sarge", "3.1", "2005-06-06", "2007-01-01", "2008-03-31"], header)
+    cells = parse_row(line)
+    m = match_row(set(stems(question)), line, cells)
+    got = None if m is None else line[cells[m[0]].start : cells[m[0]].end]
+    assert got == expected
+
+
+def test_a_cell_replaces_the_spans_of_its_row_and_keeps_the_best_confidence():
+    from docqa.index.types import Passage, Span
+    from docqa.qa.readers import Candidate
+    from docqa.qa.readers.table import CELL_CONFIDENCE, with_cells
+    from docqa.qa.types import Hit
+
+    row = Span(0, 60)
+    p = Passage("d#0", "d", 0, 60, "x" * 60, (row,))
+    q = Passage("e#0", "e", 0, 60, "y" * 60, (row,))
+    hp, hq = Hit(p, 0.5, rank=1), Hit(q, 0.4, rank=2)
+    in_row = Candidate(hp, 20, 30, row, "span", 1.0, 0.7)
+    prose = Candidate(hq, 5, 9, row, "span", 1.0, 0.3)
+    cell = Candidate(hp, 40, 50, row, "span", 2.0, CELL_CONFIDENCE, {"table": 1.0})
+    out = with_cells([in_row, prose], [cell])
+    assert [(c.start, c.confidence) for c in out] == [(40, 0.7), (5, 0.3)]
+    assert with_cells([prose], []) == [prose]
