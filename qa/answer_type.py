@@ -63,3 +63,11 @@ def agreement(question: str, spans: Sequence[tuple[str, int, int]]) -> list[floa
         types = {e.label_ for e in doc.ents if e.start_char < b and e.end_char > a}
         out.append(1.0 if types & want else -1.0)
     return out
+
+
+def entities(text: str) -> list[str]:
+    """The named entities spaCy finds in ``text`` (a question), as written."""
+    nlp = entity_recognizer()
+    with _lock:
+        doc = nlp(text)
+    return [e.text for e in doc.ents]

@@ -14,11 +14,20 @@ is fit (``python -m train.calibrate``, SQuAD v2.0 dev half a, cross-validated by
 - ``type``: answer-type agreement (``qa.answer_type``: +1 fits the wh-word, -1 does not, 0 no expectation)
 - ``cover``: idf-weighted share of the question's terms found in the passage (a term found in no document has
   the highest idf, so "the capital of France" asked of documents that never name France covers little)
+- ``sent_cover``: the same share within the span's sentence (a near miss often shares the passage, not the
+  sentence)
+- ``ent_cover``: share of the question's named entities and numbers (spaCy) found in the passage (1 when it
+  names none): "the Russian military research center" asked of a passage about a Chinese one
+- ``support``: share of the other passages' best spans that agree with this one (token F1 >= 0.5)
+
+Which of them the shipped model uses is in ``reader.json``; the others are measured candidates
+(``python -m train.calibrate sweep``, docs/answer-policy.md).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +47,12 @@ FEATURES: tuple[str, ...] = (
     "gap",
     "type",
     "cover",
+    "sent_cover",
+    "ent_cover",
+    "support",
 )
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
 def coverage(q_terms: Sequence[str], passage: str, idf: Mapping[str, float]) -> float:
@@ -51,8 +65,34 @@ def coverage(q_terms: Sequence[str], passage: str, idf: Mapping[str, float]) -> 
     return sum(idf.get(t, 1.0) for t in terms if t in found) / total
 
 
+def question_entities(question: str) -> list[str]:
+    """The named entities (spaCy) and numbers of a question, lower-cased, each once."""
+    from docqa.qa.answer_type import entities
+
+    found = [e.lower() for e in entities(question)] + _NUMBER.findall(question)
+    return list(dict.fromkeys(f for f in found if f.strip()))
+
+
+def entity_coverage(entities: Sequence[str], passage: str) -> float:
+    """Share of ``entities`` found in ``passage`` (case-insensitive, as written); 1.0 when there are none."""
+    if not entities:
+        return 1.0
+    low = passage.lower()
+    return sum(e in low for e in entities) / len(entities)
+
+
+def support(span: str, others: Sequence[str]) -> float:
+    """Share of ``others`` (the other passages' best spans) that agree with ``span`` (token F1 >= 0.5)."""
+    from docqa.qa.metrics import f1_score
+
+    if not others:
+        return 0.0
+    return sum(f1_score(o, span) >= 0.5 for o in others) / len(others)
+
+
 def candidate_features(c: Mapping[str, Any], cands: Sequence[Mapping[str, Any]], top_dense: float) -> list[float]:
-    """The FEATURES of candidate ``c`` among ``cands`` (each: score, null, prob, rank, dense, bm25, ranks, type)."""
+    """The FEATURES of candidate ``c`` among ``cands`` (each: score, null, prob, rank, dense, bm25, ranks, and the
+    optional evidence type, cover, sent_cover, ent_cover, support)."""
     margins = [x["score"] - x["null"] for x in cands]
     best_bm25 = max((x["bm25"] or 0.0) for x in cands) if cands else 0.0
     margin = c["score"] - c["null"]
@@ -67,6 +107,9 @@ def candidate_features(c: Mapping[str, Any], cands: Sequence[Mapping[str, Any]],
         margin - max(margins) if margins else 0.0,
         float(c.get("type", 0.0)),
         float(c.get("cover", 0.0)),
+        float(c.get("sent_cover", 0.0)),
+        float(c.get("ent_cover", 1.0)),
+        float(c.get("support", 0.0)),
     ]
 
 

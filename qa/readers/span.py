@@ -22,7 +22,15 @@ import numpy as np
 from docqa.index.backend import IndexView
 from docqa.index.checksum import sha256_file
 from docqa.qa.answer_type import agreement
-from docqa.qa.confidence import FEATURES, ConfidenceModel, candidate_features, coverage
+from docqa.qa.confidence import (
+    FEATURES,
+    ConfidenceModel,
+    candidate_features,
+    coverage,
+    entity_coverage,
+    question_entities,
+    support,
+)
 from docqa.qa.errors import ReaderError
 from docqa.qa.readers import Candidate, Query
 from docqa.qa.readers.batching import MicroBatcher
@@ -289,6 +297,9 @@ class SpanReader:
                 ctx.append((r["text"][s0:s1], r["start"] - s0, r["end"] - s0))
             for r, ag in zip(raw, agreement(query.text, ctx), strict=True):
                 r["type"] = ag
+        names = self.confidence_model.names
+        if raw and ("sent_cover" in names or "ent_cover" in names or "support" in names):
+            evidence(query, raw, view)
         top_dense = max((h.dense or 0.0) for h in hits) if hits else 0.0
         out: list[Candidate] = []
         for r in raw:
@@ -401,3 +412,17 @@ def load_reader(settings: SpanReaderSettings | None = None) -> SpanReader:
     """The shipped reader (loaded once per process and settings); ReaderError when absent or damaged."""
     with _load_lock:
         return _cached_reader(settings or SpanReaderSettings())
+
+
+def evidence(query: Query, raw: list[dict], view: IndexView) -> None:
+    """Add the near-miss evidence of ``qa.confidence`` to each raw span: ``sent_cover``, ``ent_cover`` and
+    ``support`` (computed the same way when the confidence model is fit, ``train.calibrate``)."""
+    q_terms = query.term_list()
+    idf = view.term_idf(q_terms)
+    ents = question_entities(query.text)
+    spans = [r["text"][r["start"] : r["end"]] for r in raw]
+    for i, r in enumerate(raw):
+        sent = r["sentence"]
+        r["sent_cover"] = coverage(q_terms, r["text"][min(sent.start, r["start"]) : max(sent.end, r["end"])], idf)
+        r["ent_cover"] = entity_coverage(ents, r["hit"].passage.text)
+        r["support"] = support(spans[i], spans[:i] + spans[i + 1 :])

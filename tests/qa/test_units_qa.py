@@ -253,3 +253,17 @@ def test_a_cell_replaces_the_spans_of_its_row_and_keeps_the_best_confidence():
     out = with_cells([in_row, prose], [cell])
     assert [(c.start, c.confidence) for c in out] == [(40, 0.7), (5, 0.3)]
     assert with_cells([prose], []) == [prose]
+
+
+def test_near_miss_evidence():
+    """The candidate confidence evidence: the question's entities and numbers found in the passage, and how many
+    other passages' spans agree with a span."""
+    from docqa.qa.confidence import entity_coverage, question_entities, support
+
+    ents = question_entities("What did Russia announce in 2017 about China?")
+    assert "russia" in ents and "china" in ents and "2017" in ents
+    assert entity_coverage(ents, "In 2017 China and Russia held a drill.") == 1.0
+    assert entity_coverage(ents, "China held a drill.") == pytest.approx(1 / len(ents))
+    assert entity_coverage([], "anything") == 1.0
+    assert support("Wang Yi", ["Foreign Minister Wang Yi", "Xi Jinping", "Wang Yi"]) == pytest.approx(2 / 3)
+    assert support("Wang Yi", []) == 0.0
