@@ -16,6 +16,8 @@ _PAGE_NUMBER = re.compile(r"^\s*(?:page\s*)?[-–(\[]?\s*\d{1,4}\s*[-–)\]]?\s*
 _ROMAN = re.compile(r"^\s*[ivxlcdm]{1,6}\s*$", re.I)
 _BULLET = re.compile(r"^\s*(?:[-•*·▪◦]|\d{1,3}[.)]|[a-z][.)]|\(\w{1,3}\))\s+")
 _END = tuple('.!?:;"”’)')
+# a command-line option starting a line of an option list: "-n, --name=NAME array name", "--help display ..."
+_OPTION = re.compile(r"^\s*--?[A-Za-z][\w-]*(?:[,=\[ ]|$)")
 # a numbered section heading: "3 Utilities", "3.1 Invoking asn1Parser", "Chapter 2: Power", "A.2 Tables"
 _NUMBERED = re.compile(
     r"^(?:(?:chapter|section|appendix)\s+)?(?:\d{1,2}|[A-Z])(?:\.\d{1,2}){0,4}\.?:?\s+[A-Z][^\n]{0,80}$", re.I
@@ -43,16 +45,30 @@ def _edges(lines: list[str]) -> list[int]:
 
 
 def running_lines(pages: list[list[str]]) -> set[str]:
-    """Keys of lines that repeat at the edges of at least half of the pages (at least 3 pages)."""
+    """Keys of lines that repeat at the edges of at least half of the pages (at least 3 pages), and of lines
+    that begin or end with a page number and repeat with another number at the edge of another page (a chapter's
+    running header, "Chapter 4: Function reference 10", "... 11", on that chapter's pages only)."""
     if len(pages) < 3:
         return set()
     counts: dict[str, int] = {}
+    numbered: dict[str, tuple[set[str], set[str]]] = {}  # the line without its page number -> (lines, keys)
     for lines in pages:
+        for i in _edges(lines):
+            k = _key(lines[i])
+            base = k.removeprefix("# ").removesuffix(" #")
+            if base != k and len(base.split()) >= 2:  # not "Figure 3" and "Figure 4"
+                seen, keys = numbered.setdefault(base, (set(), set()))
+                seen.add(" ".join(lines[i].split()))
+                keys.add(k)
         for k in {_key(lines[i]) for i in _edges(lines)}:
             if k and k != "#":
                 counts[k] = counts.get(k, 0) + 1
     need = max(3, (len(pages) + 1) // 2)
-    return {k for k, c in counts.items() if c >= need}
+    running = {k for k, c in counts.items() if c >= need}
+    for seen, keys in numbered.values():
+        if len(seen) >= 2:
+            running |= keys
+    return running
 
 
 def _drop_edges(lines: list[str], running: set[str]) -> list[str]:
@@ -69,7 +85,7 @@ def _breaks_paragraph(line: str, nxt: str, width: float) -> bool:
     """Whether the line break after ``line`` ends a paragraph (else the lines belong to one paragraph)."""
     if not line.strip() or not nxt.strip():
         return True
-    if _BULLET.match(nxt) or is_numbered_heading(line, width) or is_numbered_heading(nxt, width):
+    if _BULLET.match(nxt) or _OPTION.match(nxt) or is_numbered_heading(line, width) or is_numbered_heading(nxt, width):
         return True
     short = len(line.strip()) < 0.6 * width
     if short and line.rstrip().endswith(_END):

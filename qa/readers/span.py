@@ -362,13 +362,24 @@ _LEAD = " \t\n,;:\"'“‘([]"
 
 
 def clean_span(text: str, start: int, end: int, lo: int, hi: int) -> tuple[int, int]:
-    """Widen a sub-word span to whole words, keep it inside one paragraph, trim surrounding whitespace and
+    """Widen a sub-word span to whole words (letters and digits joined by "_", "." or "/" are one word: a file
+    name, a function, a version number, a path), keep it inside one paragraph, trim surrounding whitespace and
     punctuation, keep the dot of an abbreviation ("U.S.", "Inc.") and close a quotation the span opens when its
     closing mark follows at once."""
-    while start > lo and text[start - 1].isalnum() and text[start].isalnum():
-        start -= 1
-    while end < hi and text[end - 1].isalnum() and text[end].isalnum():
-        end += 1
+    while start > lo and text[start].isalnum():
+        if text[start - 1].isalnum():
+            start -= 1
+        elif text[start - 1] in _JOINERS and start - 2 >= lo and text[start - 2].isalnum():
+            start -= 2  # "py" of "ninja_syntax.py": a file, function or version is one word
+        else:
+            break
+    while end < hi and text[end - 1].isalnum():
+        if text[end].isalnum():
+            end += 1
+        elif text[end] in _JOINERS and end + 1 < hi and text[end + 1].isalnum():
+            end += 2  # "original_name" of "original_name.bz2"
+        else:
+            break
     if "\n\n" in text[start:end]:  # a span across a paragraph break (a heading and its body): the longest part,
         pieces, pos = [], start  # the later one on a tie (a heading comes before the paragraph it names)
         for piece in text[start:end].split("\n\n"):
@@ -398,6 +409,7 @@ _ABBREVIATION = re.compile(
     r"(?:\b(?:[A-Za-z]\.){2,}|\b(?:Inc|Ltd|Co|Corp|Jr|Sr|Dr|Mr|Mrs|Ms|St|Mt|vs|etc|Calif|Gen|Gov|Sen)\.)$"
 )
 _QUOTES = (("“", "”"), ("‘", "’"), ("«", "»"))
+_JOINERS = "_./"
 
 
 _load_lock = threading.Lock()

@@ -106,3 +106,27 @@ def test_pdf_title_is_its_metadata_or_its_title_page_never_the_running_header(tm
         pdf.multi_cell(0, 6, f"Chapter {n + 1}. The station was assembled in orbit by eleven agencies.")
     pdf.output(str(tmp_path / "h.pdf"))
     assert read_document(tmp_path / "h.pdf").title == "Kestrel Station Handbook"
+
+
+def test_a_two_column_pdf_page_is_read_column_by_column(tmp_path):
+    """A page set in two columns (as LaTeX and word processors write them: one column's lines, then the other's)
+    is read in column order, so no sentence runs from one column into the other."""
+    from fpdf import FPDF
+
+    left = "Owls hunt at night and sleep during the day in hollow trees near the river. " * 5
+    right = "Bees collect nectar in the morning and return to their hive before the rain. " * 5
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", "B", 16)
+    pdf.cell(0, 10, "Owls and bees", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("helvetica", size=11)
+    cols = pdf.text_columns(ncols=2, gutter=10, text_align="LEFT")
+    with cols:
+        cols.write(left.strip())
+        cols.new_column()
+        cols.write(right.strip())
+    pdf.output(str(tmp_path / "two.pdf"))
+    doc = read_document(tmp_path / "two.pdf")
+    text = " ".join(doc.text.split())
+    assert left.strip() in text and right.strip() in text
+    assert text.index("Owls hunt") < text.index("Bees collect")

@@ -44,6 +44,40 @@ def test_pdf_cleanup_drops_running_header_and_page_numbers_and_joins_lines():
         assert text[s:].startswith(f"The {a} jumps")
 
 
+def test_a_chapter_running_header_with_its_page_number_is_dropped():
+    """A header naming the chapter and the page ("Chapter 4: Function reference 10") is on that chapter's pages
+    only, far fewer than half of the document's: it repeats with another page number, so it is a running line;
+    a caption with a number inside ("Table 3: Results") and a heading that appears once are kept."""
+    animals = ["fox", "cat", "owl", "elk", "emu", "yak", "ant", "bee", "cod", "eel"]
+    body = [f"The {a} is the subject of this page, which goes on for a while." for a in animals]
+    pages = [[f"Chapter 1: Intro {n}", body[n - 1]] for n in (1, 2)]
+    pages += [["3 Chapter 4: Function reference", "4.1 Schema functions", body[2], "Table 3: Results"]]
+    pages += [[f"Chapter 4: Function reference {n}", body[n - 1]] for n in (4, 5)]
+    pages += [[body[n]] for n in range(5, 10)]
+    run = running_lines(pages)
+    assert {"chapter #: intro #", "chapter #: function reference #"} <= run
+    assert not any("table" in k or "schema" in k for k in run)
+    text, _ = clean_pdf_pages(["\n".join(p) for p in pages])
+    assert "Chapter 4: Function" not in text and "Chapter 1: Intro" not in text
+    assert "Table 3: Results" in text and "4.1 Schema functions" in text
+
+
+def test_an_option_list_keeps_one_option_per_paragraph():
+    """Lines of a command's option list each start a paragraph, as bullets do, instead of running together into
+    one sentence; a hyphenated word in prose still joins its line."""
+    prose = "The tool reads one file of definitions and writes a C array that the library can use, "
+    page = (
+        f"{prose}\n{prose}\n{prose}\nUsage: asn1Parser [OPTION] FILE\n"
+        "-c, --check checks the syntax only\n-n, --name=NAME array name\n--help display this help and exit\n"
+        f"Report bugs to the list. {prose}\n{prose} which ends with a hyphen-\nated word and goes on."
+    )
+    text, _ = clean_pdf_pages([page])
+    paras = text.split("\n\n")
+    assert "-c, --check checks the syntax only" in paras and "-n, --name=NAME array name" in paras
+    assert "--help display this help and exit" in paras
+    assert "hyphenated word" in text
+
+
 def test_cache_dir_follows_xdg_cache_home(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert cache_dir("reader-onnx") == tmp_path / "docqa" / "reader-onnx"

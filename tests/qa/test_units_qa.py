@@ -69,6 +69,21 @@ def test_clean_span_widens_and_trims():
     assert text[s:e] == "Defense (THAAD) system"
 
 
+@pytest.mark.parametrize(
+    "text,first,last,expected",
+    [
+        ("with the name original_name.bz2. Each file", "original_name", "original_name", "original_name.bz2"),
+        ("misc/ninja_syntax.py in the Ninja distribution", "py", "py", "misc/ninja_syntax.py"),
+        ("Debian 3.1 was released", "3", "3", "3.1"),
+        ("It ends here. Then it starts", "here", "here", "here"),  # a full stop and a space end a word
+        ("mid-2027 at the latest", "2027", "2027", "2027"),  # a hyphen still separates words
+    ],
+)
+def test_clean_span_keeps_file_names_paths_and_versions_whole(text, first, last, expected):
+    s, e = clean_span(text, text.index(first), text.index(last) + len(last), 0, len(text))
+    assert text[s:e] == expected
+
+
 def test_vectorised_span_search_matches_brute_force():
     import numpy as np
 
