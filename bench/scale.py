@@ -13,7 +13,8 @@ Each phase runs in its own process so that its memory is its own:
   p50/p95, recall@5 (a gold answer inside one of the first 5 hits) and RSS after the questions.
 
 Usage: ``python -m bench.scale --sizes 100000 1000000`` (indexes go to ``~/.cache/docqa/scale/<size>``; an index
-already there is reused unless ``--rebuild``). Writes bench/results/scale.md and .json.
+already there is reused unless ``--rebuild``). Writes bench/results/scale.md and .json. ``python -m bench.scale
+listing --sizes 100000 1000000`` times listing the documents of those indexes (scale_listing.md).
 """
 
 from __future__ import annotations
@@ -202,9 +203,56 @@ def _child(args: list[str]) -> dict:
     return json.loads(line[7:])
 
 
+def listing(sizes: list[int], vectors: str) -> None:
+    """Listing documents of an index already built here: every row (what the Documents tab, /health, /collections
+    and a question with a document filter read before paging) against a page, the count and a membership test."""
+    from docqa.index.table import DocTable
+
+    def median_s(f, n: int = 3) -> tuple[float, object]:
+        times, out = [], None
+        for _ in range(n):
+            t = time.perf_counter()
+            out = f()
+            times.append(time.perf_counter() - t)
+        return statistics.median(times), out
+
+    rows = []
+    for n in sizes:
+        folder = CACHE / (str(n) if vectors == "fp32" else f"{n}-{vectors}")
+        version = folder / (folder / "CURRENT").read_text().strip()
+        counts = json.loads((version / "manifest.json").read_text())["counts"]
+        table = DocTable(version / "store.sqlite", counts)
+        every_s, every = median_s(lambda t=table: list(t.doc_rows()))
+        ids = [r.doc.doc_id for r in every[:: max(1, len(every) // 10)]][:10]  # type: ignore[index]
+        del every
+        first_s, _ = median_s(lambda t=table: t.doc_page(0, 1000), 5)
+        mid_s, _ = median_s(lambda t=table, h=counts["documents"] // 2: t.doc_page(h, 1000), 5)
+        has_s, _ = median_s(lambda t=table, known=ids: all(t.doc_row(i) is not None for i in known), 5)
+        rows.append(
+            [
+                f"{counts['documents']:,}",
+                f"{every_s:.2f} s",
+                f"{1000 * first_s:.1f} ms",
+                f"{1000 * mid_s:.1f} ms",
+                f"{1000 * has_s / len(ids):.3f} ms",
+            ]
+        )
+        table.close()
+    md = (
+        "### Listing documents (medians; `python -m bench.scale listing --sizes "
+        + " ".join(str(n) for n in sizes)
+        + "`)\n\n"
+        + md_table(
+            ["documents", "every row (before paging)", "page of 1,000 at 0", "page of 1,000 at half", "one id known?"],
+            rows,
+        )
+    )
+    save("scale_listing", md, {"rows": rows})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("cmd", nargs="?", default="run", choices=["run", "build", "serve"])
+    ap.add_argument("cmd", nargs="?", default="run", choices=["run", "build", "serve", "listing"])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--size", type=int)
     ap.add_argument("--dir", type=Path)
@@ -218,6 +266,9 @@ def main() -> None:
         return
     if a.cmd == "serve":
         print("RESULT " + json.dumps(child_serve(a.dir, a.questions, a.vectors)), flush=True)
+        return
+    if a.cmd == "listing":
+        listing(a.sizes, a.vectors)
         return
     print(machine_line(), flush=True)
     results = []

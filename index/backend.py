@@ -110,7 +110,17 @@ class IndexView(Protocol):
 
     def document(self, doc_id: str) -> Document: ...
 
-    def documents(self) -> list[DocumentInfo]: ...
+    def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
+        """The documents in id order: all of them, or at most ``limit`` from ``offset`` (a page of a listing)."""
+        ...
+
+    def document_count(self) -> int:
+        """How many documents the index holds (without listing them)."""
+        ...
+
+    def has_document(self, doc_id: str) -> bool:
+        """Whether ``doc_id`` is indexed (without listing the others)."""
+        ...
 
     def term_idf(self, terms: Sequence[str]) -> dict[str, float]:
         """BM25 idf of each term (a term in no passage gets the highest idf)."""

@@ -102,6 +102,9 @@ class _NoTable:
     def doc_rows(self) -> Iterator[DocRow]:
         return iter(())
 
+    def doc_page(self, offset: int = 0, limit: int | None = None) -> list[DocRow]:
+        return []
+
     def document(self, doc_id: str) -> Document:
         raise KeyError(doc_id)
 
@@ -272,7 +275,13 @@ class FaissView:
     def document(self, doc_id: str) -> Document:
         return self.table.document(doc_id)
 
-    def documents(self) -> list[DocumentInfo]:
+    def document_count(self) -> int:
+        return self.table.n_documents
+
+    def has_document(self, doc_id: str) -> bool:
+        return self.table.doc_row(doc_id) is not None
+
+    def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
         return [
             DocumentInfo(
                 doc_id=r.doc.doc_id,
@@ -287,7 +296,7 @@ class FaissView:
                 sha256=r.doc.sha256,
                 text_sha256=r.doc.text_sha256,
             )
-            for r in self.table.doc_rows()
+            for r in self.table.doc_page(offset, limit)
         ]
 
     def term_idf(self, terms: Sequence[str]) -> dict[str, float]:

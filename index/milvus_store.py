@@ -264,7 +264,19 @@ class MilvusView:
                 self._docs.popitem(last=False)
         return d
 
-    def documents(self) -> list[DocumentInfo]:
+    def document_count(self) -> int:
+        counts = self.manifest.get("counts")
+        if counts is None:  # an index written before the counts were kept
+            counts = self.manifest["counts"] = _counts(self._live.all())
+        return int(counts["documents"])
+
+    def has_document(self, doc_id: str) -> bool:
+        return doc_id in self._live
+
+    def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
+        """A page of the listing in id order; Milvus returns rows unordered, so every row is read and sorted."""
+        rows = sorted(self._live.all(), key=lambda r: r["doc_id"])
+        rows = rows[max(0, offset) :] if limit is None else rows[max(0, offset) : max(0, offset) + max(0, limit)]
         return [
             DocumentInfo(
                 doc_id=r["doc_id"],
@@ -279,7 +291,7 @@ class MilvusView:
                 sha256=r["sha256"],
                 text_sha256=r["text_sha"],
             )
-            for r in self._live.all()
+            for r in rows
         ]
 
     def term_idf(self, terms: Sequence[str]) -> dict[str, float]:

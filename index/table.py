@@ -133,6 +133,14 @@ class DocTable:
             raise KeyError(row)
         return _doc_row(r)
 
+    def doc_page(self, offset: int = 0, limit: int | None = None) -> list[DocRow]:
+        """Document rows in id order, at most ``limit`` (None: all) from ``offset`` (doc_id is indexed: UNIQUE)."""
+        rows = self._all(
+            f"SELECT {DOC_COLUMNS} FROM documents ORDER BY doc_id LIMIT ? OFFSET ?",
+            (-1 if limit is None else max(0, limit), max(0, offset)),
+        )
+        return [_doc_row(r) for r in rows]
+
     def doc_rows(self) -> Iterator[DocRow]:
         """Every document's row, in row order (read in pages, so a million documents need no memory)."""
         last = -1

@@ -151,9 +151,14 @@ class QA:
         library.discard_uploads(path for path, _ in stats.skipped)
         return stats
 
-    def documents(self) -> list[DocumentInfo]:
-        """The indexed documents (title, file, type, pages, passages, size, added)."""
-        return sorted(self.backend.view().documents(), key=lambda d: d.doc_id)
+    def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
+        """The indexed documents (title, file, type, pages, passages, size, added) in id order: all of them, or at
+        most ``limit`` from ``offset``, a page of a long listing (a million documents are not listed at once)."""
+        return self.backend.view().documents(offset, limit)
+
+    def document_count(self) -> int:
+        """How many documents are indexed."""
+        return self.backend.view().document_count()
 
     def store_upload(self, name: str, data: bytes) -> str:
         """Store an uploaded file (size-limited, type-checked, never overwriting another) without indexing it yet
@@ -174,8 +179,8 @@ class QA:
         """``doc_ids`` as a list when every one is indexed (in ``view``, default: the current index), else
         UnknownDocumentError naming the unknown ones."""
         ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
-        known = {d.doc_id for d in (view or self.backend.view()).documents()}
-        unknown = [d for d in ids if d not in known]
+        view = view or self.backend.view()
+        unknown = [d for d in ids if not view.has_document(d)]
         if unknown:
             raise UnknownDocumentError(unknown)
         return ids

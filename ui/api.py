@@ -167,6 +167,8 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 COMMON = (401, 404, 422, 503)
+LISTING = 1000  # documents per page of GET /documents unless the client asks for another page size
+MAX_LISTING = 100_000
 CollectionParam = Annotated[str | None, Query(max_length=64, description="collection (default: the default)")]
 
 
@@ -236,18 +238,25 @@ def api_router(collections: Collections, gate: Gate, limits: ServerLimits) -> AP
         names = collections.names(who)
         return {
             "default": collections.default if collections.default in names else (names[0] if names else None),
-            "collections": [
-                {"name": n, "documents": len(collections.get(n, who).service.index.documents())} for n in names
-            ],
+            "collections": [{"name": n, "documents": collections.get(n, who).service.document_count()} for n in names],
             "role": who.role,
         }
 
-    @r.get("/documents", summary="The indexed documents", responses=_errors(*COMMON))
-    def get_documents(who: Who, collection: CollectionParam = None) -> dict:
+    @r.get("/documents", summary="The indexed documents, a page at a time in id order", responses=_errors(*COMMON))
+    def get_documents(
+        who: Who,
+        collection: CollectionParam = None,
+        offset: Annotated[int, Query(ge=0, description="documents to skip")] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_LISTING, description="documents in this page")] = LISTING,
+    ) -> dict:
         coll = collections.get(collection, who)
+        view = coll.service.index
         return {
             "collection": coll.name,
-            "documents": [_doc_json(d) for d in coll.service.documents()],
+            "documents": [_doc_json(d) for d in view.documents(offset, limit)],
+            "total": view.document_count(),
+            "offset": offset,
+            "limit": limit,
             "jobs_pending": coll.jobs.pending,
         }
 
@@ -317,7 +326,7 @@ def api_router(collections: Collections, gate: Gate, limits: ServerLimits) -> AP
             "status": "ok",
             "version": __version__,
             "index_version": view.version,
-            "documents": len(view.documents()),
+            "documents": view.document_count(),
             "auth": "token" if gate.required else "open",
         }
 

@@ -16,7 +16,7 @@ from docqa.index.ingest.formats import SUPPORTED
 from docqa.qa.errors import NotAuthenticatedError, QAError
 from docqa.qa.followup import Turn
 from docqa.qa.pipeline import QA
-from docqa.qa.types import Answer
+from docqa.qa.types import Answer, DocumentInfo
 from docqa.ui.auth import Gate
 from docqa.ui.collections import Collection, Collections
 from docqa.ui.jobs import Job
@@ -55,14 +55,15 @@ EXAMPLES = [  # questions about the seed documents
     "Who said the system threatens equilibrium on the Korean Peninsula?",
 ]
 MAX_TURNS = 20
+UI_DOCUMENTS = 1000  # documents the Documents tab, the filter and the delete picker list (a page, in id order)
 SCROLL_JS = (
     "() => { setTimeout(() => document.querySelector('#docqa-source mark')?.scrollIntoView({block: 'center'}), 50); }"
 )
 
 
-def _doc_choices(service: QA) -> list[tuple[str, str]]:
+def _doc_choices(docs: list[DocumentInfo]) -> list[tuple[str, str]]:
     out = []
-    for d in service.documents():
+    for d in docs:
         label = d.name if not d.title or d.title == d.name else f"{d.title[:60]} ({d.name})"
         out.append((label, d.doc_id))
     return out
@@ -195,12 +196,20 @@ class Handlers:
         except QAError as exc:
             empty = gr.update(choices=[], value=None)
             return f"⚠️ {escape(str(exc))}", [], empty, empty, gr.update(visible=False), gr.update(visible=False)
-        choices = _doc_choices(c.service)
+        docs = c.service.documents(0, UI_DOCUMENTS)
+        total = c.service.document_count()
+        if total > len(docs):
+            more = (
+                f"Showing the first {len(docs):,} of {total:,} documents (in id order); `docqa list --offset N` or "
+                "GET /api/documents?offset=N lists the rest."
+            )
+            status = f"{status}<br>{more}" if status else more
+        choices = _doc_choices(docs)
         ids = {v for _, v in choices}
         filt_value = [d for d in (keep_filter or []) if d in ids]
         return (
             status,
-            documents_rows(c.service.documents()),
+            documents_rows(docs),
             gr.update(choices=choices, value=filt_value),
             gr.update(choices=choices, value=None),
             gr.update(visible=False),

@@ -222,14 +222,32 @@ def _cmd_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def _non_negative(value: str) -> int:
+    n = int(value)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {n}")
+    return n
+
+
+def _positive(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {n}")
+    return n
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
-    docs = service_from_args(args).documents()
+    service = service_from_args(args)
+    docs = service.documents(args.offset, args.limit)
     if args.json:
         print(json.dumps([d.__dict__ for d in docs], indent=1))
         return 0
     print(f"{'id':40} {'type':5} {'pages':>5} {'passages':>8} {'bytes':>10}  title")
     for d in docs:
         print(f"{d.doc_id[:40]:40} {d.kind:5} {d.pages or '':>5} {d.passages:>8} {d.size:>10}  {d.title[:60]}")
+    total = service.document_count()
+    if args.offset or len(docs) < total:
+        print(f"documents {args.offset + 1 if docs else args.offset}-{args.offset + len(docs)} of {total}")
     return 0
 
 
@@ -420,9 +438,11 @@ def build_parser() -> argparse.ArgumentParser:
     corpus_options(p)
     p.set_defaults(func=_cmd_remove)
 
-    p = sub.add_parser("list", help="list the indexed documents")
+    p = sub.add_parser("list", help="list the indexed documents (in id order)")
     corpus_options(p)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--offset", type=_non_negative, default=0, help="skip this many documents")
+    p.add_argument("--limit", type=_positive, default=None, help="list at most this many (default: all)")
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("eval", help="score your labelled questions (JSONL: question, answer, optional document)")

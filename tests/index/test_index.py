@@ -40,6 +40,19 @@ def test_persist_and_reload_identical(corpus_dir, tmp_path):
         assert again.document(p.doc_id).text[p.start : p.end] == p.text
 
 
+def test_documents_are_listed_a_page_at_a_time_in_id_order(corpus_dir, tmp_path):
+    """A page of the document listing (offset, limit) in document id order, the count and the membership test
+    read only what they need from the store."""
+    for name in ("b.txt", "a.txt", "d.txt", "c.txt"):
+        (corpus_dir / name).write_text(f"Note {name}. The ferry leaves the harbour at dawn every day.")
+    idx, stats = build_index(corpus_dir, tmp_path / "ix", progress=False)
+    everything = [d.doc_id for d in idx.documents()]
+    assert sorted(everything) == everything and len(everything) == stats.documents == 5
+    assert [d.doc_id for d in idx.documents(offset=1, limit=2)] == everything[1:3]
+    assert idx.documents(offset=5, limit=10) == [] and idx.documents(limit=0) == []
+    assert idx.document_count() == 5 and idx.has_document("c.txt") and not idx.has_document("e.txt")
+
+
 def test_incremental_update_embeds_only_new_text(corpus_dir, tmp_path):
     ix = tmp_path / "ix"
     _, first = build_index(corpus_dir, ix, progress=False)

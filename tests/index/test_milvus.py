@@ -237,6 +237,10 @@ def test_reading_every_row_crosses_pages(tmp_path, corpus_dir, monkeypatch):
     store, stats = open_index(corpus_dir, tmp_path / "ix", backend="milvus")
     docs = store.view().documents()
     assert len(docs) == stats.documents == 8 and len({d.doc_id for d in docs}) == 8
+    view = store.view()  # a page of the listing, in document id order, as the FAISS backend gives it
+    ids = sorted(d.doc_id for d in docs)
+    assert [d.doc_id for d in view.documents(offset=2, limit=3)] == ids[2:5]
+    assert view.document_count() == 8 and view.has_document(ids[0]) and not view.has_document("nope.txt")
     rows = store._query_all(store.passages_name, 'doc_id != ""', ["pid"])
     assert len(rows) == len({r["pid"] for r in rows}) == stats.passages
     store.close()

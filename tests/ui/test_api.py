@@ -104,6 +104,23 @@ def test_documents_listed_with_metadata(api):
     assert doc["type"] == "txt" and doc["passages"] > 3 and doc["bytes"] > 1000 and doc["added"]
 
 
+def test_documents_are_listed_a_page_at_a_time(api):
+    """A server of a million documents lists them a page at a time: offset and limit (default 1,000), the total
+    beside them; /health and /collections count documents without listing them."""
+    base = api[0]
+    status, out, _ = call(f"{base}api/documents?limit=1")
+    assert status == 200 and (out["offset"], out["limit"]) == (0, 1) and len(out["documents"]) == 1
+    total = out["total"]
+    assert total >= 1 and call(f"{base}api/documents")[1]["limit"] == 1000
+    status, past, _ = call(f"{base}api/documents?offset={total}&limit=5")
+    assert status == 200 and past["documents"] == [] and past["total"] == total
+    for bad in ("limit=0", "offset=-1", "limit=100001", "limit=many"):
+        status, err, _ = call(f"{base}api/documents?{bad}")
+        assert status == 422, (bad, err)
+    assert call(f"{base}api/health")[1]["documents"] == total
+    assert call(f"{base}api/collections")[1]["collections"][0]["documents"] == total
+
+
 def test_upload_pdf_then_ask_with_page_and_source_then_delete(api, tmp_path):
     base, service, ix = api
     pdf = make_pdf(tmp_path / "kestrel.pdf", title="Kestrel Station Handbook").read_bytes()

@@ -59,6 +59,8 @@ def test_add_list_ask_within_remove_eval_verify(tmp_path, capsys):
     r = _run(capsys, "list", *opts, "--json")
     docs = {d["doc_id"]: d for d in json.loads(r.stdout)}
     assert docs["uploads/ferry.docx"]["title"] == "Ferry Operations Manual" and len(docs) == 2
+    page = json.loads(_run(capsys, "list", *opts, "--json", "--offset", "1", "--limit", "1").stdout)
+    assert [d["doc_id"] for d in page] == sorted(docs)[1:2]
     r = _run(capsys, "ask", "When does the first ferry leave?", "--doc", "uploads/ferry.docx", *opts, "--json")
     saved = tmp_path / "answers.jsonl"
     saved.write_text(r.stdout)

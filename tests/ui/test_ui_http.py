@@ -62,3 +62,25 @@ def test_bad_question_gets_message_not_trace(client):
 def test_unrelated_question_abstains(client):
     out = client.predict("How do I bake sourdough bread at home?", api_name="/answer")
     assert out["found"] is False and out["citations"] == []
+
+
+def test_the_documents_tab_lists_a_page_and_says_how_many_more(tmp_path, monkeypatch):
+    """The Documents tab, the filter and the delete picker list one page of documents in id order, and the
+    status line says how many there are and how to list the rest."""
+    import docqa.ui.app as app
+    from docqa.qa import QA
+    from docqa.ui.auth import Gate
+    from docqa.ui.collections import Collections
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("c.txt", "a.txt", "b.txt"):
+        (corpus / name).write_text(f"Note {name}: the ferry leaves the harbour at dawn.")
+    service = QA.from_corpus(corpus, tmp_path / "ix")
+    monkeypatch.setattr(app, "UI_DOCUMENTS", 2)
+    status, rows, filt, picker, *_ = app.Handlers(Collections(service), Gate()).docs_outputs("", None, None)
+    assert "Showing the first 2 of 3 documents" in status and "offset" in status
+    assert len(rows) == 2 and [v for _, v in filt["choices"]] == ["a.txt", "b.txt"] == [v for _, v in picker["choices"]]
+    monkeypatch.setattr(app, "UI_DOCUMENTS", 1000)
+    status, rows, *_ = app.Handlers(Collections(service), Gate()).docs_outputs("", None, None)
+    assert status == "" and len(rows) == 3
