@@ -38,36 +38,34 @@ def stems(text: str) -> list[str]:
     return _stemmer().stemWords(tokenize(text))
 
 
-def _row_lines(hit: Hit, doc_text: str) -> list[tuple[int, str]]:
+def _row_lines(hit: Hit) -> list[tuple[int, str]]:
     """(document offset, text) of the lines of a passage."""
     ps = hit.passage
     out, pos = [], ps.start
-    for line in doc_text[ps.start : ps.end].split("\n"):
+    for line in ps.text.split("\n"):
         out.append((pos, line))
         pos += len(line) + 1
     return out
 
 
 def match_row(q: set[str], line: str, cells: Sequence[RowCell]) -> tuple[int, bool, float] | None:
-    """How question stems ``q`` name a cell of a row line: a cell names the row when every stem of its value is
-    in the question (the key cell first, then the longest value); the answer is the other cell whose header
-    shares the most stems with the rest of the question (without that cell's value and header) (then the largest share of its header). Returns (index
-    of the answer cell, whether the key named the row, header stems found + their share), or None when no cell
-    names the row, no header shares a stem or two headers tie."""
-    naming = [c for c in cells if (v := set(stems(line[c.start : c.end]))) and v <= q]
+    """How question stems ``q`` name a cell of a row line. A cell names the row when every stem of its value is
+    in the question (the key cell first, then the longest value). The answer is the other cell whose header
+    shares the most stems with the rest of the question (the naming cell's value and header left out), then the
+    largest share of its header. Returns (index of the answer cell, whether the key named the row, stems found +
+    their share), or None when no cell names the row, no header shares a stem or two headers tie."""
+    values = [set(stems(line[c.start : c.end])) for c in cells]
+    naming = [i for i, v in enumerate(values) if v and v <= q]
     if not naming:
         return None
-    named = max(naming, key=lambda c: (c is cells[0], len(stems(line[c.start : c.end]))))
-    rest = q - set(stems(line[named.start : named.end])) - set(stems(named.header))  # "has the code CHF"
+    named = max(naming, key=lambda i: (i == 0, len(values[i])))
+    rest = q - values[named] - set(stems(cells[named].header))  # "which currency has the code CHF"
     best: tuple[int, float] | None = None
-    best_i = -1
-    tie = False
+    best_i, tie = -1, False
     for i, c in enumerate(cells):
-        if c is named:
-            continue
         h = set(stems(c.header))
         found = len(h & rest)
-        if not h or not found:
+        if i == named or not found:
             continue
         score = (found, found / len(h))
         if best is None or score > best:
@@ -76,7 +74,7 @@ def match_row(q: set[str], line: str, cells: Sequence[RowCell]) -> tuple[int, bo
             tie = True
     if best is None or tie:
         return None
-    return best_i, named is cells[0], best[0] + best[1]
+    return best_i, named == 0, best[0] + best[1]
 
 
 class TableReader:
@@ -90,8 +88,7 @@ class TableReader:
         matches: list[tuple[tuple[bool, float], Candidate]] = []
         seen: set[tuple[str, int]] = set()
         for hit in hits:
-            text = view.document(hit.passage.doc_id).text
-            for pos, line in _row_lines(hit, text):
+            for pos, line in _row_lines(hit):
                 if (hit.passage.doc_id, pos) in seen:
                     continue
                 seen.add((hit.passage.doc_id, pos))
