@@ -14,6 +14,7 @@ from docqa.index.errors import IngestError
 from docqa.index.ingest.base import Extracted, normalize_text, ocr_page_started
 from docqa.index.ingest.limits import IngestLimits, over_limit
 from docqa.index.ingest.pdf import clean_pdf_pages, numbered_headings
+from docqa.index.ingest.pdf_columns import collect, column_text
 
 MIN_TEXT_CHARS = 20  # a page whose text layer has fewer visible characters is treated as a scan
 
@@ -39,7 +40,8 @@ def read_pdf(raw: bytes, path: Path, limits: IngestLimits) -> Extracted:
                 raise IngestError(f"{path}: {over_limit('PDF pages', n, limits.max_pdf_pages, 'max_pdf_pages')}")
             pages, total = [], 0
             for page in reader.pages:
-                t = page.extract_text() or ""
+                t, pieces = collect(page)
+                t = _in_columns(page, pieces) or t
                 total += len(t)
                 if total > limits.max_chars:
                     raise IngestError(f"{path}: {over_limit('characters', total, limits.max_chars, 'max_chars')}")
@@ -55,6 +57,15 @@ def read_pdf(raw: bytes, path: Path, limits: IngestLimits) -> Extracted:
             pages[i] = text
     text, starts = clean_pdf_pages(pages)
     return Extracted(text, pages=starts, headings=numbered_headings(text), title=title)
+
+
+def _in_columns(page, pieces) -> str | None:
+    """A two-column page's text column by column (None: pypdf's text stands); a page whose geometry cannot be
+    read keeps pypdf's text rather than failing the file."""
+    try:
+        return column_text(pieces, float(page.mediabox.width))
+    except (ValueError, TypeError, ArithmeticError, KeyError):
+        return None
 
 
 _JUNK_TITLE = re.compile(r"^(untitled|document\d*|microsoft word - .*|.*\.(docx?|pdf|tex|dvi|indd|qxd))$", re.I)

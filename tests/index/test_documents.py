@@ -130,3 +130,38 @@ def test_a_two_column_pdf_page_is_read_column_by_column(tmp_path):
     text = " ".join(doc.text.split())
     assert left.strip() in text and right.strip() in text
     assert text.index("Owls hunt") < text.index("Bees collect")
+
+
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_a_pdf_page_written_line_by_line_across_two_columns_is_read_column_by_column(tmp_path, interleaved):
+    """Some producers write a two-column page line by line across both columns; pypdf then alternates between
+    the columns mid-sentence. DocQA finds the gutter and reads the left column, then the right; a title and a
+    footnote spanning the page stay before and after them, and a page written column by column is unchanged."""
+    from fpdf import FPDF
+
+    left = [f"The owl number {i} hunts at night and sleeps in the hollow oak." for i in range(12)]
+    right = [f"The bee number {i} gathers nectar from the clover at dawn." for i in range(12)]
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", "B", 16)
+    pdf.text(15, 20, "Owls and bees of the river valley")
+    pdf.set_font("helvetica", size=9)
+    order = (
+        [(a, b) for a, b in zip(left, right, strict=True)]
+        if interleaved
+        else [(a, None) for a in left] + [(None, b) for b in right]
+    )
+    for i, (a, b) in enumerate(order):
+        if a is not None:
+            pdf.text(15, 35 + 6 * (i % 12), a)
+        if b is not None:
+            pdf.text(110, 35 + 6 * (i % 12), b)
+    pdf.text(15, 280, "Photographs by the river valley society, used with permission of the authors.")
+    pdf.output(str(tmp_path / "two.pdf"))
+    doc = read_document(tmp_path / "two.pdf")
+    lines = [ln for ln in doc.text.split("\n") if ln.strip()]
+    joined = " ".join(doc.text.split())
+    assert " ".join(left) in joined and " ".join(right) in joined  # each column whole, in its order
+    assert joined.index(left[-1]) < joined.index(right[0])
+    assert lines[0] == "Owls and bees of the river valley"
+    assert joined.index(right[-1]) < joined.index("Photographs by")
