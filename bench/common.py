@@ -239,7 +239,7 @@ def scale_corpus(n_passages: int, real_max: int = 10_000) -> tuple[list[Document
     spaCy on them (``synthetic_spans``)."""
     import random
 
-    from docqa.index.passages import make_passages
+    from docqa.index.passages import indexed_text, make_passages
 
     dev_docs, dev_qs = squad11a()
     docs, n = [], 0
@@ -263,11 +263,12 @@ def scale_corpus(n_passages: int, real_max: int = 10_000) -> tuple[list[Document
     cache = OUT / "cache" / f"dev-a-train-vectors-{len(docs)}.npz"
     from docqa.index.encoder import get_encoder
 
-    real_passages = [p.text for d in docs for p in make_passages(d)]
+    real_passages = [indexed_text(d, p) for d in docs for p in make_passages(d)]  # what the index embeds
+    table = {}
     if cache.exists():
         z = np.load(cache, allow_pickle=False)
         table = dict(zip(z["texts"].tolist(), z["vectors"], strict=True))
-    else:
+    if not table or any(t not in table for t in real_passages):  # none yet, or cut by an older passage splitter
         vecs = get_encoder().encode(real_passages, progress=True)
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache, texts=np.array(real_passages), vectors=vecs)
@@ -287,7 +288,7 @@ def scale_corpus(n_passages: int, real_max: int = 10_000) -> tuple[list[Document
             SYNTHETIC_SPANS[text] = spans
             v = base[rng.integers(0, len(base))] + rng.normal(0, 0.03, base.shape[1]).astype(np.float32)
             table[text] = (v / np.linalg.norm(v)).astype(np.float32)
-            docs.append(Document(f"synthetic-{i}", f"synthetic/{i}", text, "", f"synthetic {i}"))
+            docs.append(Document(f"synthetic-{i}", f"synthetic/{i}", text, ""))  # untitled: embedded as it is
     return docs, enc, questions
 
 
