@@ -135,6 +135,8 @@ class DocTable:
 
     def doc_page(self, offset: int = 0, limit: int | None = None) -> list[DocRow]:
         """Document rows in id order, at most ``limit`` (None: all) from ``offset`` (doc_id is indexed: UNIQUE)."""
+        if offset >= self.n_documents:
+            return []  # also keeps an offset past SQLite's integers out of the query
         rows = self._all(
             f"SELECT {DOC_COLUMNS} FROM documents ORDER BY doc_id LIMIT ? OFFSET ?",
             (-1 if limit is None else max(0, limit), max(0, offset)),
