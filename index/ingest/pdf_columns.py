@@ -103,17 +103,16 @@ def column_text(pieces: list[Piece], width: float) -> str | None:
         return None  # written column by column already: pypdf's text stands as it is
     groups: dict[str, list[Piece]] = {"above": [], "left": [], "right": [], "below": []}
     top = max(p.y for p in column)
-    last = "above"
     for p in pieces:
         if not p.text.strip():
             continue  # spacing and line breaks are rebuilt from the positions below
         if p.end <= g:
-            last = "left"
+            side = "left"
         elif p.x >= g:
-            last = "right"
+            side = "right"
         else:
-            last = "above" if p.y > top else "below"
-        groups[last].append(p)
+            side = "above" if p.y > top else "below"
+        groups[side].append(p)
     return "\n".join(t for t in (_join(groups[k]) for k in ("above", "left", "right", "below")) if t)
 
 
