@@ -1,5 +1,6 @@
 """A user's session in real headless Chromium: upload a PDF, ask, see the page, open the source, filter to one
-document, follow up, delete the PDF and see answers stop citing it; a second tab never sees the first one's turns.
+document, follow up (a pronoun, then an elliptical "And when?", each shown as read), delete the PDF and see
+answers stop citing it; a second tab never sees the first one's turns.
 
 Set DOCQA_SCREENSHOT=1 to save the chat screenshot used by the README (docs/chat.png).
 """
@@ -96,6 +97,10 @@ def test_upload_ask_page_source_filter_followup_delete(app, tmp_path):
                 "() => (document.querySelector('#docqa-rated')?.innerText || '').includes('feedback saved')"
             )
             assert service.feedback.records()[-1]["answer"] == "211"
+            # an elliptical follow-up ("And when?") takes the previous question's topic, and the chat shows it
+            _ask(page, "Where was the orbital station Kestrel assembled?")
+            reply = _ask(page, "And when?")
+            assert "2031" in reply and "Read as: When was the orbital station Kestrel assembled?" in reply, reply
             if os.environ.get("DOCQA_SCREENSHOT"):
                 page.locator("#docqa-open").click()
                 page.wait_for_function("() => !!document.querySelector('#docqa-source mark')")
