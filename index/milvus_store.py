@@ -137,11 +137,14 @@ class MilvusView:
         self._idf: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def __len__(self) -> int:
+    def _counts(self) -> dict[str, int]:
         counts = self.manifest.get("counts")
         if counts is None:  # an index written before the counts were kept
             counts = self.manifest["counts"] = _counts(self._live.all())
-        return int(counts["passages"])
+        return counts
+
+    def __len__(self) -> int:
+        return int(self._counts()["passages"])
 
     def _filter(self, doc_ids: Collection[str] | None) -> str:
         if doc_ids is None:
@@ -265,18 +268,17 @@ class MilvusView:
         return d
 
     def document_count(self) -> int:
-        counts = self.manifest.get("counts")
-        if counts is None:  # an index written before the counts were kept
-            counts = self.manifest["counts"] = _counts(self._live.all())
-        return int(counts["documents"])
+        return int(self._counts()["documents"])
 
     def has_document(self, doc_id: str) -> bool:
         return doc_id in self._live
 
     def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
         """A page of the listing in id order; Milvus returns rows unordered, so every row is read and sorted."""
-        rows = sorted(self._live.all(), key=lambda r: r["doc_id"])
-        rows = rows[max(0, offset) :] if limit is None else rows[max(0, offset) : max(0, offset) + max(0, limit)]
+        start = max(0, offset)
+        rows = sorted(self._live.all(), key=lambda r: r["doc_id"])[
+            start : None if limit is None else start + max(0, limit)
+        ]
         return [
             DocumentInfo(
                 doc_id=r["doc_id"],
