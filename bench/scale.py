@@ -129,11 +129,13 @@ def child_build(n: int, folder: Path, vectors: str = "fp32") -> dict:
     }
 
 
-def child_serve(folder: Path, n_questions: int, vectors: str = "fp32") -> dict:
+def child_serve(folder: Path, n_questions: int, vectors: str = "fp32", reader_runtime: str | None = None) -> dict:
     from bench.common import squad11a
     from docqa.index.backend import IndexSettings
     from docqa.index.faiss_store import FaissStore
     from docqa.qa import QA
+    from docqa.qa.readers.span import SpanReaderSettings
+    from docqa.qa.settings import QASettings
 
     _, qs = squad11a()
     seen, questions = set(), []
@@ -157,7 +159,7 @@ def child_serve(folder: Path, n_questions: int, vectors: str = "fp32") -> dict:
     open_s = time.perf_counter() - t
     open_rss = rss_mb()
     t = time.perf_counter()
-    qa = QA(store)
+    qa = QA(store, QASettings(span=SpanReaderSettings(runtime=reader_runtime)))  # None: the shipped runtime
     qa.answer("Warm-up: what is the capital of France?")
     models_s = time.perf_counter() - t
     t = time.perf_counter()
@@ -175,6 +177,7 @@ def child_serve(folder: Path, n_questions: int, vectors: str = "fp32") -> dict:
         answered += ans.found
     return {
         "passages": len(view),
+        "reader_runtime": qa.span_reader.runtime,
         "open_s": open_s,
         "open_rss_growth_mb": open_rss - start_rss,
         "encoder_s": encoder_s,
@@ -260,12 +263,18 @@ def main() -> None:
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--name", default="scale")
     ap.add_argument("--vectors", choices=["fp32", "int8"], default="fp32")
+    ap.add_argument(
+        "--baseline-runtime",
+        help="serve each size a second time with this reader runtime (e.g. torchscript-unpadded-int8), "
+        "for a ratio measured in the same run",
+    )
+    ap.add_argument("--reader-runtime", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.cmd == "build":
         print("RESULT " + json.dumps(child_build(a.size, a.dir, a.vectors)), flush=True)
         return
     if a.cmd == "serve":
-        print("RESULT " + json.dumps(child_serve(a.dir, a.questions, a.vectors)), flush=True)
+        print("RESULT " + json.dumps(child_serve(a.dir, a.questions, a.vectors, a.reader_runtime)), flush=True)
         return
     if a.cmd == "listing":
         listing(a.sizes, a.vectors)
@@ -287,6 +296,10 @@ def main() -> None:
         subprocess.run(["sync"], check=False)
         row["serve"] = _child(["serve", "--dir", str(folder), "--questions", str(a.questions), *vec])
         print(json.dumps(row["serve"]), flush=True)
+        if a.baseline_runtime:
+            rt = ["--reader-runtime", a.baseline_runtime]
+            row["baseline"] = _child(["serve", "--dir", str(folder), "--questions", str(a.questions), *vec, *rt])
+            print(json.dumps(row["baseline"]), flush=True)
         results.append(row)
     rows = []
     for r in results:
@@ -301,7 +314,12 @@ def main() -> None:
                 f"{s['open_s']:.2f}",
                 f"{s['verify_wait_s']:.1f}",
                 f"{s['rss_after_mb']:,.0f} ({s['rss_split_after_mb']['RssAnon']:,.0f} + {s['rss_split_after_mb']['RssFile']:,.0f})",
-                f"{s['answer_ms_p50']:.1f} / {s['answer_ms_p95']:.1f}",
+                f"{s['answer_ms_p50']:.1f} / {s['answer_ms_p95']:.1f} ({s.get('reader_runtime', '')})",
+                *(
+                    [f"{r['baseline']['answer_ms_p50']:.1f} / {r['baseline']['answer_ms_p95']:.1f}"]
+                    if a.baseline_runtime
+                    else []
+                ),
                 f"{s['recall_at_5']:.3f}",
                 f"{s['answered']:.3f}",
             ]
@@ -315,7 +333,9 @@ def main() -> None:
         f"{results[0]['serve']['questions']} real dev half-a questions through `QA.answer` (defaults); RSS after "
         "them. `python -m bench.scale --sizes "
         + " ".join(str(n) for n in a.sizes)
-        + f" --vectors {a.vectors}`.\n\n"
+        + f" --vectors {a.vectors}"
+        + (f" --baseline-runtime {a.baseline_runtime}" if a.baseline_runtime else "")
+        + "`.\n\n"
         + md_table(
             [
                 "passages",
@@ -326,7 +346,8 @@ def main() -> None:
                 "open s",
                 "background checksums s",
                 "serving RSS MB (heap + mapped files)",
-                "answer() ms p50 / p95",
+                "answer() ms p50 / p95 (reader runtime)",
+                *([f"answer() ms p50 / p95, {a.baseline_runtime} reader"] if a.baseline_runtime else []),
                 "recall@5",
                 "answered",
             ],

@@ -20,7 +20,8 @@ median), so the ratios compare like with like:
 - ``product, eager PyTorch``: the same with the question encoder and the reader in eager PyTorch instead of
   the shipped runtimes; ``before`` runs eager too, as it did when filed;
 - ``product, no micro-batching``: the product with ``SpanReaderSettings(micro_batch=False)``;
-- ``product, fp32 unpadded reader``: every read in fp32 (``runtime="torchscript-unpadded"``) instead of int8.
+- ``product, fp32 unpadded reader``: every read in fp32 (``runtime="torchscript-unpadded"``);
+- ``product, int8 reader``: every read in the int8 graph, which ``auto`` picks on a CPU without bf16 instructions.
 
 Throughput: 200 questions submitted at once from 8 client threads, to one in-process service and to an
 ``AnswerPool`` of N worker processes sharing the same read-only index folder.
@@ -73,6 +74,7 @@ def _configs(exits: list[str]) -> dict[str, QASettings]:
         "product, eager PyTorch": QASettings(span=SpanReaderSettings(runtime="fp32")),
         "product, no micro-batching": QASettings(span=SpanReaderSettings(micro_batch=False)),
         FP32_UNPADDED: QASettings(span=SpanReaderSettings(runtime="torchscript-unpadded")),
+        "product, int8 reader": QASettings(span=SpanReaderSettings(runtime="torchscript-unpadded-int8")),
         "product": QASettings(),
     }
     for spec in exits:  # "FIRST:LEVEL": read the top FIRST passages first, stop at confidence LEVEL
@@ -122,7 +124,7 @@ def _latency(services: dict[str, QA], encoder, questions: list[str], repeats: in
 
 def _startup(repeats: int = 3) -> dict:
     """Seconds to load the reader in eager PyTorch, frozen TorchScript (tracing, freezing and the check against
-    eager), ONNX int8 (graph cached) and unpadded fp32 and int8 TorchScript (int8 shipped), to export the ONNX int8
+    eager), ONNX int8 (graph cached) and unpadded fp32, int8 and bf16 TorchScript (auto shipped), to export the ONNX int8
     graph on first use (once per reader file), and to freeze
     the question encoder: the start-up cost of each runtime, per process."""
 
@@ -133,7 +135,9 @@ def _startup(repeats: int = 3) -> dict:
     labels = {
         "fp32": "load reader, eager",
         "torchscript-unpadded": "load reader, unpadded fp32 TorchScript",
-        "torchscript-unpadded-int8": "load reader, unpadded int8 TorchScript (shipped)",
+        "torchscript-unpadded-int8": "load reader, unpadded int8 TorchScript",
+        "torchscript-unpadded-bf16": "load reader, unpadded bf16 TorchScript",
+        "auto": "load reader, shipped runtime (auto)",
     }
     times: dict[str, list[float]] = {label: [] for label in [*labels.values(), "freeze encoder"]}
     for _ in range(repeats):

@@ -76,8 +76,9 @@ def reader_options(p: argparse.ArgumentParser) -> None:
         "--reader-runtime",
         choices=get_args(Runtime),
         default=None,
-        help="span reader runtime for every read (default: the one shipped in reader.json, "
-        "torchscript-unpadded-int8, within 0.1 F1 of fp32; torchscript-unpadded is fp32, ~1.4x slower)",
+        help="span reader runtime for every read (default: the one shipped in reader.json, auto: "
+        "torchscript-unpadded-bf16 on a CPU with bf16 instructions, else torchscript-unpadded-int8; both within "
+        "0.1 F1 of fp32; torchscript-unpadded is the exact fp32 graph, slower)",
     )
 
 

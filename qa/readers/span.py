@@ -44,9 +44,11 @@ META = "reader.json"
 log = logging.getLogger(__name__)
 
 # The runtimes a user can choose: eager PyTorch fp32 (the reference), the frozen unpadded graph in fp32 (the same
-# logits, faster) and in int8 with a scale per token (shipped: within 0.1 F1 of fp32, faster again).
-Runtime = Literal["fp32", "torchscript-unpadded", "torchscript-unpadded-int8"]
+# logits, faster), in int8 with a scale per token (within 0.1 F1 of fp32, faster again) and in bf16 (fastest where
+# the CPU has bf16 instructions); "auto" (shipped) is bf16 on such a CPU and int8 elsewhere.
+Runtime = Literal["auto", "fp32", "torchscript-unpadded", "torchscript-unpadded-int8", "torchscript-unpadded-bf16"]
 INT8_TOLERANCE = 1.0  # start/end logits of the int8 graph vs fp32 on the check batches: 0.13-0.24 measured
+BF16_TOLERANCE = 0.5  # the same for the bf16 graph
 
 
 @dataclass(frozen=True)
@@ -155,23 +157,33 @@ class SpanReader:
 
     def _freeze(self, runtime: Runtime) -> tuple[Callable | None, Runtime]:
         """The frozen unpadded graph of ``runtime`` (``qa/readers/unpadded.py``: matrix products over real tokens
-        only, ``index/torchscript.py``) and the runtime it really is. int8 falls back to fp32, and fp32 to eager
-        PyTorch (a None graph), when a graph cannot be built or disagrees with eager fp32 (int8: by more than
-        ``INT8_TOLERANCE``); each fallback is logged."""
+        only, ``index/torchscript.py``) and the runtime it really is. "auto" is bf16 where the CPU lists bf16
+        instructions (``index.encoder.cpu_has_bf16``), else int8. bf16 falls back to int8, int8 to fp32, and fp32
+        to eager PyTorch (a None graph), when a graph cannot be built or disagrees with eager fp32 (by more than
+        ``BF16_TOLERANCE`` / ``INT8_TOLERANCE``); each fallback is logged."""
+        from docqa.index.encoder import cpu_has_bf16
         from docqa.index.torchscript import TOLERANCE, freeze
         from docqa.qa.readers.unpadded import UnpaddedBertQA
 
+        if runtime == "auto":
+            runtime = "torchscript-unpadded-bf16" if cpu_has_bf16() else "torchscript-unpadded-int8"
         chain: list[Runtime] = {
+            "torchscript-unpadded-bf16": [
+                "torchscript-unpadded-bf16",
+                "torchscript-unpadded-int8",
+                "torchscript-unpadded",
+            ],
             "torchscript-unpadded-int8": ["torchscript-unpadded-int8", "torchscript-unpadded"],
             "torchscript-unpadded": ["torchscript-unpadded"],
         }.get(runtime, [])
+        tolerance = {"int8": INT8_TOLERANCE, "bf16": BF16_TOLERANCE}
         for candidate in chain:
-            int8 = candidate.endswith("int8")
+            kind = candidate.rsplit("-", 1)[-1]
             try:  # None when it disagrees with eager fp32 (logged by freeze)
                 traced = freeze(
-                    UnpaddedBertQA(self.model, int8=int8),
+                    UnpaddedBertQA(self.model, int8=kind == "int8", bf16=kind == "bf16"),
                     reference=self.model,
-                    tolerance=INT8_TOLERANCE if int8 else TOLERANCE,
+                    tolerance=tolerance.get(kind, TOLERANCE),
                 )
             except (ValueError, RuntimeError) as exc:  # a BERT variant it does not implement, no int8 kernels
                 log.warning("reader runtime %s unavailable (%s)", candidate, exc)

@@ -101,14 +101,14 @@ def test_unknown_runtimes_are_rejected():
         SpanReaderSettings(runtime="fp16")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("runtime", ["torchscript-unpadded", "torchscript-unpadded-int8"])
+@pytest.mark.parametrize("runtime", ["torchscript-unpadded", "torchscript-unpadded-int8", "torchscript-unpadded-bf16"])
 def test_reader_runtimes_pick_the_same_spans(runtime):
     text = next(SEEDS.glob("*.txt")).read_text()
     paragraphs = [p for p in text.split("\n\n") if len(p) > 200][:4]
     ref = SpanReader(settings=SpanReaderSettings(runtime="fp32"))
     other = SpanReader(settings=SpanReaderSettings(runtime=runtime))
     same, scores = 0, []
-    exact = runtime != "torchscript-unpadded-int8"  # fp32: the same scores; int8 moves them
+    exact = runtime == "torchscript-unpadded"  # fp32: the same scores; int8 and bf16 move them
     questions = [q for q, _ in SEED_QUESTIONS]
     for question in questions:
         a, b = ref.predict(question, paragraphs), other.predict(question, paragraphs)
@@ -119,8 +119,8 @@ def test_reader_runtimes_pick_the_same_spans(runtime):
             assert abs(best_a.score - best_b.score) < 1e-2
         scores.append((abs(best_a.score - best_b.score), abs(best_a.score) + abs(best_a.null_score)))
     assert same >= (len(questions) if exact else len(questions) - 1)
-    if runtime.endswith("int8"):
-        # int8 matrix products move the logits a little (under 10% of their scale), not the spans
+    if not exact:
+        # int8 products and bf16 move the logits a little (under 10% of their scale), not the spans
         assert all(diff < 0.1 * scale for diff, scale in scores), scores
     assert other.runtime == runtime and other._traced is not None  # the frozen graph ran, not a fallback
 
@@ -145,12 +145,88 @@ def test_unpadded_forward_gives_the_padded_models_logits_on_every_real_token():
         assert not start[~real].any() and not end[~real].any()  # padding scores 0, never a real token's logit
 
 
-def test_concurrent_questions_share_forward_passes_and_get_the_same_spans():
+def test_unpadded_products_see_row_counts_padded_to_a_few_shapes():
+    """oneDNN builds a kernel per matrix shape: the products get the real tokens padded with zero rows to a
+    multiple of ROWS, so 37 and 45 real tokens share one shape, and the logits stay those of the real tokens."""
+    import torch
+
+    from docqa.index.torchscript import example_batch
+    from docqa.qa.readers.unpadded import ROWS, UnpaddedBertQA
+
+    model = SpanReader(settings=SpanReaderSettings(runtime="fp32")).model
+    unpadded = UnpaddedBertQA(model).eval()
+    rows: list[int] = []
+    hook = unpadded.products[0][0].register_forward_hook(lambda mod, args, out: rows.append(args[0].shape[0]))
+    for lengths in ([30, 7], [40, 5], [16], [17]):
+        ids, mask, types = example_batch(lengths, seed=len(lengths))
+        with torch.inference_mode():
+            want = model(input_ids=ids, attention_mask=mask, token_type_ids=types)
+            start, _ = unpadded(ids, mask, types)
+        assert (start - want.start_logits).abs()[mask.bool()].max() < 1e-4
+    hook.remove()
+    assert rows == [48, 48, 16, 32] and all(r % ROWS == 0 for r in rows)
+
+
+def test_bf16_runtime_is_checked_against_fp32_and_close_to_it():
+    import torch
+
+    from docqa.index.torchscript import TOLERANCE, example_batch, freeze
+    from docqa.qa.readers.span import BF16_TOLERANCE
+    from docqa.qa.readers.unpadded import UnpaddedBertQA
+
+    reader = SpanReader(settings=SpanReaderSettings(runtime="fp32", micro_batch=False))
+    model = UnpaddedBertQA(reader.model, bf16=True).eval()
+    assert next(reader.model.parameters()).dtype == torch.float32  # the reference stays fp32
+    assert freeze(model, reference=reader.model, tolerance=TOLERANCE) is None  # bf16 is not fp32
+    graph = freeze(model, reference=reader.model, tolerance=BF16_TOLERANCE)
+    assert graph is not None
+    ids, mask, types = example_batch([150, 90, 33], seed=7)
+    with torch.inference_mode():
+        want = reader.model(input_ids=ids, attention_mask=mask, token_type_ids=types)
+        start, end = graph(ids, mask, types)
+    assert start.dtype == torch.float32
+    assert float((start - want.start_logits).abs()[mask.bool()].max()) < BF16_TOLERANCE
+    assert float((end - want.end_logits).abs()[mask.bool()].max()) < BF16_TOLERANCE
+
+
+@pytest.mark.parametrize(
+    "has_bf16,expected", [(True, "torchscript-unpadded-bf16"), (False, "torchscript-unpadded-int8")]
+)
+def test_auto_runtime_is_bf16_only_on_a_cpu_with_bf16_instructions(monkeypatch, has_bf16, expected):
+    import docqa.index.encoder as encoder
+
+    monkeypatch.setattr(encoder, "cpu_has_bf16", lambda: has_bf16)
+    reader = SpanReader(settings=SpanReaderSettings(runtime="auto"))
+    assert reader.runtime == expected and reader._traced is not None
+
+
+def test_bf16_runtime_falls_back_to_int8_when_its_graph_cannot_be_built(monkeypatch, caplog):
+    import docqa.qa.readers.unpadded as unpadded
+
+    real_init = unpadded.UnpaddedBertQA.__init__
+
+    def no_bf16(self, model, int8=False, bf16=False):
+        if bf16:
+            raise RuntimeError("bf16 is not supported here")
+        real_init(self, model, int8=int8)
+
+    monkeypatch.setattr(unpadded.UnpaddedBertQA, "__init__", no_bf16)
+    reader = SpanReader(settings=SpanReaderSettings(runtime="torchscript-unpadded-bf16"))
+    assert reader.runtime == "torchscript-unpadded-int8" and reader._traced is not None
+    assert "torchscript-unpadded-bf16 unavailable" in caplog.text
+
+
+# int8 quantizes each token on its own, so a window scores the same in any batch; bf16 products round their sums
+# to bf16, and oneDNN's blocking depends on the batch's row count, so a score moves by a few hundredths of a logit
+@pytest.mark.parametrize(
+    "runtime,tolerance", [("torchscript-unpadded-int8", 1e-3), ("torchscript-unpadded-bf16", 0.05)]
+)
+def test_concurrent_questions_share_forward_passes_and_get_the_same_spans(runtime, tolerance):
     from concurrent.futures import ThreadPoolExecutor
 
     text = next(SEEDS.glob("*.txt")).read_text()
     paragraphs = [p for p in text.split("\n\n") if len(p) > 120][:5]
-    reader = SpanReader(settings=SpanReaderSettings(micro_batch=True, batch_wait_ms=5))
+    reader = SpanReader(settings=SpanReaderSettings(runtime=runtime, micro_batch=True, batch_wait_ms=5))
     questions = [q for q, _ in SEED_QUESTIONS] * 3
     alone = {q: reader.predict(q, paragraphs[: 2 + len(q) % 3]) for q in set(questions)}
     before = reader._batcher.batches
@@ -159,7 +235,7 @@ def test_concurrent_questions_share_forward_passes_and_get_the_same_spans():
     assert reader._batcher.batches - before < len(questions)  # some forward passes served several questions
     for q, got in together:
         for a, b in zip(alone[q], got, strict=True):
-            assert (a.start, a.end) == (b.start, b.end) and abs(a.score - b.score) < 1e-3
+            assert (a.start, a.end) == (b.start, b.end) and abs(a.score - b.score) < tolerance
 
 
 @pytest.mark.parametrize("first", [1, 2])
@@ -187,9 +263,13 @@ def test_early_exit_reads_the_top_passages_first_and_the_rest_only_when_unsure(s
         assert ans.found and ans.text == seed_qa.answer(question).text
 
 
-def test_shipped_reader_reads_everything_in_int8():
+def test_shipped_reader_reads_in_bf16_where_the_cpu_has_it_and_in_int8_elsewhere():
+    from docqa.index.encoder import cpu_has_bf16
+
     shipped = SpanReader()
-    assert shipped.runtime == "torchscript-unpadded-int8" and shipped._traced is not None
+    assert shipped.meta["runtime"] == "auto"
+    want = "torchscript-unpadded-bf16" if cpu_has_bf16() else "torchscript-unpadded-int8"
+    assert shipped.runtime == want and shipped._traced is not None
 
 
 def test_early_exit_first_must_be_positive():
@@ -211,11 +291,11 @@ def test_unpadded_micro_batched_reader_reads_long_passages_like_eager_fp32():
 def test_unpadded_runtime_falls_back_to_eager_fp32_for_a_model_it_cannot_run(monkeypatch, caplog):
     import docqa.qa.readers.unpadded as unpadded
 
-    def unsupported(self, model, int8=False):
+    def unsupported(self, model, int8=False, bf16=False):
         raise ValueError("unsupported BERT variant (relu, relative_key)")
 
     monkeypatch.setattr(unpadded.UnpaddedBertQA, "__init__", unsupported)
-    for runtime in ("torchscript-unpadded", "torchscript-unpadded-int8"):
+    for runtime in ("torchscript-unpadded", "torchscript-unpadded-int8", "torchscript-unpadded-bf16"):
         reader = SpanReader(settings=SpanReaderSettings(runtime=runtime))
         assert reader.runtime == "fp32" and reader._traced is None
         assert f"reader runtime {runtime} unavailable" in caplog.text
