@@ -14,7 +14,8 @@ Each phase runs in its own process so that its memory is its own:
 
 Usage: ``python -m bench.scale --sizes 100000 1000000`` (indexes go to ``~/.cache/docqa/scale/<size>``; an index
 already there is reused unless ``--rebuild``). Writes bench/results/scale.md and .json. ``python -m bench.scale
-listing --sizes 100000 1000000`` times listing the documents of those indexes (scale_listing.md).
+listing --sizes 100000 1000000`` times listing the documents of those indexes (scale_listing.md); ``python -m
+bench.scale upload --sizes 100000 1000000`` times adding one document to a copy of each (scale_upload.md).
 """
 
 from __future__ import annotations
@@ -253,9 +254,79 @@ def listing(sizes: list[int], vectors: str) -> None:
     save("scale_listing", md, {"rows": rows})
 
 
+def _strip_counts(folder: Path) -> None:
+    """Make the live version of ``folder`` look like one saved before BM25 term counts were kept."""
+    from docqa.index.bm25 import BM25Index
+
+    version = folder / (folder / "CURRENT").read_text().strip()
+    manifest = json.loads((version / "manifest.json").read_text())
+    for f in BM25Index.COUNT_FILES:
+        (version / f).unlink(missing_ok=True)
+        manifest["files"].pop(f, None)
+    (version / "manifest.json").write_text(json.dumps(manifest, indent=1))
+
+
+def child_upload(folder: Path, strip: bool, i: int) -> dict:
+    """One upload of a real one-page article into the index at ``folder`` (a copy), as ``docqa serve`` adds an
+    upload: ``FaissStore.update`` with the one document; ``strip``: BM25 counts removed first, so the kept
+    passages are tokenized again (the path before counts were kept)."""
+    import hashlib
+
+    from docqa.index.backend import IndexSettings
+    from docqa.index.encoder import get_encoder
+    from docqa.index.faiss_store import FaissStore
+    from docqa.index.ingest import normalize_text
+    from docqa.index.types import Document
+
+    if strip:
+        _strip_counts(folder)
+    store = FaissStore(folder, IndexSettings(), encoder=get_encoder())
+    store.load()
+    text = normalize_text(next((Path(__file__).resolve().parents[1] / "seeds").glob("*.txt")).read_text())
+    doc = Document(f"upload-{i}", f"upload-{i}.txt", text, hashlib.sha256(f"{i}{text}".encode()).hexdigest(), "Upload")
+    t = time.perf_counter()
+    stats = store.update([doc])
+    return {"seconds": time.perf_counter() - t, "passages": stats.passages, "embedded": stats.embedded}
+
+
+def upload(sizes: list[int], rounds: int) -> None:
+    """Seconds to add one document to an index of each size, with the kept passages re-weighed from the stored
+    BM25 counts (today) and tokenized again (before), alternating, each in a fresh process on a copy."""
+    import shutil
+
+    rows, data = [], {}
+    for n in sizes:
+        src = CACHE / str(n)
+        work = CACHE / f"upload-{n}"
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(src, work)
+        times: dict[str, list[float]] = {"tokenized again": [], "stored counts": []}
+        i = 0
+        for _ in range(rounds):
+            for name, strip in (("tokenized again", True), ("stored counts", False)):
+                r = _child(["upload", "--dir", str(work), "--strip" if strip else "--keep", "--round", str(i)])
+                times[name].append(r["seconds"])
+                i += 1
+                print(n, name, f"{r['seconds']:.1f} s", flush=True)
+        shutil.rmtree(work, ignore_errors=True)
+        before, after = statistics.median(times["tokenized again"]), statistics.median(times["stored counts"])
+        rows.append([f"{n:,}", f"{before:.1f}", f"{after:.1f}", f"{before / after:.2f}x"])
+        data[n] = times
+    md = (
+        "### Adding one document to a large index (one upload: a one-page article, 6 passages; medians of "
+        f"{rounds}, each in a fresh process on a copy of the index; `python -m bench.scale upload --sizes "
+        + " ".join(str(n) for n in sizes)
+        + f" --rounds {rounds}`)\n\n"
+        + md_table(
+            ["passages", "s, kept passages tokenized again (before)", "s, weighed from stored counts", "speed-up"], rows
+        )
+    )
+    save("scale_upload", md, data)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("cmd", nargs="?", default="run", choices=["run", "build", "serve", "listing"])
+    ap.add_argument("cmd", nargs="?", default="run", choices=["run", "build", "serve", "listing", "upload"])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--size", type=int)
     ap.add_argument("--dir", type=Path)
@@ -269,6 +340,10 @@ def main() -> None:
         "for a ratio measured in the same run",
     )
     ap.add_argument("--reader-runtime", help=argparse.SUPPRESS)
+    ap.add_argument("--rounds", type=int, default=2, help="upload: uploads per way")
+    ap.add_argument("--strip", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--keep", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--round", type=int, default=0, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.cmd == "build":
         print("RESULT " + json.dumps(child_build(a.size, a.dir, a.vectors)), flush=True)
@@ -278,6 +353,12 @@ def main() -> None:
         return
     if a.cmd == "listing":
         listing(a.sizes, a.vectors)
+        return
+    if a.cmd == "upload" and a.dir is not None:
+        print("RESULT " + json.dumps(child_upload(a.dir, a.strip, a.round)), flush=True)
+        return
+    if a.cmd == "upload":
+        upload(a.sizes, a.rounds)
         return
     print(machine_line(), flush=True)
     results = []

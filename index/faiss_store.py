@@ -7,7 +7,8 @@ Layout of an index folder::
         manifest.json       model, settings, counts, skipped files, files (sha256 and size)
         store.sqlite        documents (metadata and extracted text: every offset points into it) and passages
         faiss.index         dense passage vectors (FAISS inner product on unit vectors)
-        bm25_*.npy, bm25_vocab.json, bm25_shape.json   the BM25 term x passage matrix and its vocabulary
+        bm25_*.npy, bm25_vocab.json, bm25_shape.json   the BM25 term x passage matrix and its vocabulary, with the
+                                                        term counts and passage lengths it was weighed from
 
 An update writes a fresh version folder and only then points CURRENT at it, so a crash or a full disk
 mid-update leaves the previous version loadable; any number of processes can read the same folder.
@@ -80,7 +81,7 @@ def _omp_threads(n: int):
         faiss.omp_set_num_threads(before)
 
 
-BM25_FILES = (*BM25Index.FILES, "bm25_shape.json")
+BM25_FILES = (*BM25Index.FILES, "bm25_shape.json", *BM25Index.COUNT_FILES)
 EXACT = "vectors.f32"  # with vectors="int8": the fp32 vectors, row after row, for exact re-scoring
 RESCORE = 4  # with vectors="int8": candidates re-scored exactly per result wanted (at least RESCORE_MIN)
 RESCORE_MIN = 40
@@ -487,7 +488,10 @@ class FaissStore:
         st = self.settings
         log.info("index at %s was built with other BM25 settings; re-scoring BM25 (vectors kept)", self.index_dir)
         builder = BM25Builder()
-        builder.add(tokenize(t) for t in iter_passage_texts(old.table, [(0, len(old))], st.context))
+        if old.bm25.has_counts:
+            builder.add_kept(old.bm25, [(0, len(old))])
+        else:
+            builder.add(tokenize(t) for t in iter_passage_texts(old.table, [(0, len(old))], st.context))
         bm25 = builder.build(st.bm25_k1, st.bm25_b, idf=st.bm25_idf)
         manifest = {**old.manifest, "settings": want, "created": now_iso()}
         view = FaissView(old.table, old.faiss, bm25, manifest, path=old.path, exact=old.exact)
@@ -664,8 +668,13 @@ class FaissStore:
                 report("writing", 0.0, f"{writer.n_passages:,} passages")
             for block in _old_vectors(old, ranges):
                 spool.add_block(block)
-            for i in range(0, len(ranges), 256):  # kept passages are re-counted: N, df and lengths change
-                bm25.add(tokenize(t) for t in iter_passage_texts(old.table, ranges[i : i + 256], st.context))
+            # kept passages are re-weighed (N, df and the mean length change): from the old version's term counts,
+            # or, for an index saved before those were kept, from their text tokenized again
+            if old.bm25.has_counts:
+                bm25.add_kept(old.bm25, ranges)
+            else:
+                for i in range(0, len(ranges), 256):
+                    bm25.add(tokenize(t) for t in iter_passage_texts(old.table, ranges[i : i + 256], st.context))
             writer.close()
             bm25.build(st.bm25_k1, st.bm25_b, idf=st.bm25_idf).save(tmp)
             del bm25

@@ -174,6 +174,87 @@ def test_bm25_lucene_idf_by_hand():
         BM25Index.build(toks, idf="tfidf")
 
 
+def test_bm25_kept_passages_weighed_from_stored_counts_score_as_if_tokenized_again(tmp_path):
+    """A new version re-weighs the passages it keeps from the old version's term counts: the same scores as
+    counting their tokens again, for any order of kept ranges, after a save and a memory-mapped load."""
+    from docqa.index.bm25 import BM25Builder
+
+    toks = [tokenize(t) for t in BM25_TEXTS]
+    old = BM25Index.build(toks)
+    old.save(tmp_path)
+    old = BM25Index.load(tmp_path)
+    assert old.has_counts and old.tf.dtype == np.uint16 and list(old.lengths) == [len(t) for t in toks]
+    new = [tokenize("Deimos is the smaller moon of Mars."), tokenize("Venus has no moon.")]
+    ranges = [(4, 3), (0, 2), (9, 0), (10, 2)]
+    kept = BM25Builder()
+    kept.add(new)
+    kept.add_kept(old, ranges)
+    again = BM25Builder()
+    again.add(new + [t for first, count in ranges for t in toks[first : first + count]])
+    a, b = kept.build(), again.build()
+    assert a.size == b.size == 2 + 7
+    for q in ["moon satellite", "sun star", "moons of mars", "earth earth orbit", "venus", "deimos"]:
+        assert np.array_equal(a.scores(q), b.scores(q)), q
+    assert a.term_idf(["moon", "venus", "sun"]) == b.term_idf(["moon", "venus", "sun"])
+    assert np.array_equal(a.lengths, b.lengths)
+
+
+def test_bm25_saved_before_counts_were_kept_still_loads(tmp_path):
+    toks = [tokenize(t) for t in BM25_TEXTS]
+    BM25Index.build(toks).save(tmp_path)
+    for f in BM25Index.COUNT_FILES:
+        (tmp_path / f).unlink()
+    old = BM25Index.load(tmp_path)
+    assert not old.has_counts and np.allclose(old.scores("sun star"), BM25Index.build(toks).scores("sun star"))
+    with pytest.raises(ValueError, match="no term counts"):
+        old.passage_counts()
+
+
+def test_an_update_reweighs_kept_passages_without_reading_their_text(tmp_path, monkeypatch):
+    """Adding a document re-weighs the kept passages from the stored counts (their text is not read): BM25 scores
+    equal a fresh build of the same documents in the same order; an index saved before counts were kept is
+    tokenized again, with the same result."""
+    import docqa.index.faiss_store as fs
+
+    store = FaissStore(tmp_path / "ix")
+    store.update(_docs(6))
+    store.update([], remove=["d2"])
+
+    def no_text(*_a, **_k):
+        raise AssertionError("kept passages were read and tokenized again")
+
+    with monkeypatch.context() as m:
+        m.setattr(fs, "iter_passage_texts", no_text)
+        store.update(_docs(2, "e"))
+    view = load_index(tmp_path / "ix")
+    fresh = FaissStore(None)
+    fresh.update(_docs(2, "e") + [d for d in _docs(6) if d.doc_id != "d2"])
+    order = [p.passage_id for p in view.passages]
+    assert order == [p.passage_id for p in fresh.view().passages]
+    for q in ["topic 3", "document e1", "second sentence", "topic 2"]:
+        assert np.array_equal(view.bm25.scores(q), fresh.view().bm25.scores(q)), q
+
+    # the same update on an index written without the counts: its kept passages are tokenized again
+    legacy = tmp_path / "legacy"
+    old = FaissStore(legacy)
+    old.update(_docs(6))
+    version = load_index(legacy).path
+    manifest = json.loads((version / "manifest.json").read_text())
+    for f in BM25Index.COUNT_FILES:
+        (version / f).unlink()
+        del manifest["files"][f]
+    (version / "manifest.json").write_text(json.dumps(manifest))
+    reopened = FaissStore(legacy)
+    assert not reopened.load().bm25.has_counts
+    reopened.update(_docs(2, "e"))
+    upgraded = load_index(legacy)
+    assert upgraded.bm25.has_counts  # written with counts from now on
+    full = FaissStore(None)
+    full.update(_docs(2, "e") + _docs(6))
+    for q in ["topic 3", "document e1", "second sentence"]:
+        assert np.array_equal(upgraded.bm25.scores(q), full.view().bm25.scores(q)), q
+
+
 def test_index_from_before_the_idf_choice_is_rescored(corpus_dir, tmp_path, monkeypatch):
     """An index written before ``bm25_idf`` existed used rank-bm25's idf: it is read as okapi, and opening it
     with the default settings re-scores BM25 from its passages (vectors kept, nothing re-embedded)."""
